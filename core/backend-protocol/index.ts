@@ -1,0 +1,2 @@
+export * from './backend-messages';
+export * from './gateway-request-auth';

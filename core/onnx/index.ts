@@ -1,0 +1,2 @@
+export * from './model-signature';
+export * from './check-inputs';

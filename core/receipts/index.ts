@@ -1,0 +1,2 @@
+export * from './inference-receipt';
+export * from './verify-receipt';

@@ -1,0 +1,53 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** One immutable version of a hub model; bytes live in R2 under `models/<sha256>`. */
+export const modelVersions = sqliteTable(
+  'model_versions',
+  {
+    name: text('name').notNull(),
+    version: integer('version').notNull(),
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    /** JSON TensorSpec[] read from the ONNX graph. */
+    inputs: text('inputs').notNull(),
+    outputs: text('outputs').notNull(),
+    /** Price per call in the payment asset's atomic units, as a decimal string (uint256 does not fit SQLite integers). */
+    price: text('price').notNull().default('0'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.version] }), index('model_versions_sha256').on(t.sha256)],
+);
+
+/** A GPU backend attached by an operator; its id is its lower-case Ethereum address. */
+export const backends = sqliteTable('backends', {
+  id: text('id').primaryKey(),
+  address: text('address').notNull(),
+  url: text('url').notNull(),
+  executionProvider: text('execution_provider').notNull(),
+  /** JSON: "*" (any hub model) or a list of model sha256s the backend serves. */
+  models: text('models').notNull().default('"*"'),
+  status: text('status', { enum: ['active', 'disabled'] }).notNull().default('active'),
+  registeredAt: integer('registered_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** A verified inference receipt, stored only after its signature was checked. */
+export const receipts = sqliteTable(
+  'receipts',
+  {
+    requestId: text('request_id').primaryKey(),
+    model: text('model').notNull(),
+    version: integer('version').notNull(),
+    modelSha256: text('model_sha256').notNull(),
+    inputHash: text('input_hash').notNull(),
+    outputHash: text('output_hash').notNull(),
+    backend: text('backend').notNull(),
+    executionProvider: text('execution_provider').notNull(),
+    issuedAt: integer('issued_at').notNull(),
+    timings: text('timings').notNull(),
+    signature: text('signature').notNull(),
+    createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
+  },
+  (t) => [index('receipts_backend').on(t.backend), index('receipts_model').on(t.model, t.version)],
+);

@@ -1,0 +1,53 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TENSOR_TYPES } from '../core/tensors';
+import { buildOnnxModel } from '../gpu-backend/onnx-model-builder';
+
+/** A generated test model: its hub name and ONNX bytes. */
+export interface GeneratedModel {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * The tiny models the tests publish: `tiny-add` (two float32 [1,4] inputs, their sum and product) and
+ * `tiny-types` (an Identity per element type, to carry every tensor type through onnxruntime).
+ * `salt` changes the graph name, and so the bytes and the hash, without changing behaviour.
+ */
+export function testModels(salt = ''): GeneratedModel[] {
+  const add = buildOnnxModel({
+    name: `tiny-add${salt}`,
+    inputs: [{ name: 'a', type: 'float32', dims: [1, 4] }, { name: 'b', type: 'float32', dims: [1, 4] }],
+    outputs: [{ name: 'sum', type: 'float32', dims: [1, 4] }, { name: 'product', type: 'float32', dims: [1, 4] }],
+    nodes: [{ op: 'Add', inputs: ['a', 'b'], outputs: ['sum'] }, { op: 'Mul', inputs: ['a', 'b'], outputs: ['product'] }],
+  });
+  const types = buildOnnxModel({
+    name: `tiny-types${salt}`,
+    inputs: TENSOR_TYPES.map((t) => ({ name: `x_${t}`, type: t, dims: ['n'] })),
+    outputs: TENSOR_TYPES.map((t) => ({ name: `y_${t}`, type: t, dims: ['n'] })),
+    nodes: TENSOR_TYPES.map((t) => ({ op: 'Identity', inputs: [`x_${t}`], outputs: [`y_${t}`] })),
+  });
+  return [{ name: 'tiny-add', bytes: add }, { name: 'tiny-types', bytes: types }];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { out: { type: 'string', default: '.proofgate/test-models' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write('Usage: npm run models:generate -- [--out DIR]\nWrites the tiny test models (tiny-add.onnx, tiny-types.onnx) to DIR.\n');
+    return;
+  }
+  await mkdir(values.out!, { recursive: true });
+  for (const m of testModels()) {
+    const file = join(values.out!, `${m.name}.onnx`);
+    await writeFile(file, m.bytes);
+    process.stdout.write(`wrote ${file} (${m.bytes.byteLength} bytes)\n`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

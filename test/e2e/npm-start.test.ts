@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+import type { Address } from 'viem';
+import { verifyReceipt } from '../../core/receipts';
+import { REPO_ROOT } from '../../local-stack/demo-models';
+import { readStackFile } from '../../local-stack/stack-file';
+
+const run = promisify(execFile);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start', () => {
+  it('brings the stack up, prints a curl that returns verified outputs, and Ctrl-C stops every process', { timeout: 240_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'proofgate-start-'));
+    const stackFile = join(dir, 'local-stack.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--state', join(dir, 'state'), '--port', '0', '--stack-file', stackFile], {
+      cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 180_000;
+      while (!output.includes('Press Ctrl-C to stop everything.')) {
+        if (child.exitCode !== null || Date.now() > deadline) assert.fail(`npm start did not come up:\n${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const curl = output.split('\n').map((l) => l.trim()).find((l) => l.startsWith('curl -s -X POST'));
+      assert.ok(curl, output);
+      const { stdout } = await run('sh', ['-c', curl], { cwd: REPO_ROOT });
+      const reply = JSON.parse(stdout) as { outputs: Record<string, unknown>; receipt: Parameters<typeof verifyReceipt>[0] };
+      const stack = await readStackFile(stackFile);
+      assert.equal(stack.backends.length, 2);
+      assert.deepEqual(stack.models.map((m) => m.name), ['silero-vad', 'ppocr-det']);
+      assert.ok(/^[0-9a-f]+$/i.test(stack.models[0]!.sha256.slice(2)));
+      const verdict = await verifyReceipt(reply.receipt, { outputs: reply.outputs, trustedBackends: stack.backends.map((b) => b.address as Address) });
+      assert.deepEqual(verdict.reasons, []);
+      assert.equal((await fetch(`${stack.gateway}/healthz`)).status, 200);
+
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      for (const b of stack.backends) assert.equal(alive(b.pid), false, `backend ${b.pid} still running`);
+      assert.equal(existsSync(stackFile), false);
+      await assert.rejects(fetch(`${stack.gateway}/healthz`));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,38 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { demoModels } from '../../local-stack/demo-models';
+import { launchLocalStack, type LaunchOptions, type LocalStack } from '../../local-stack/launch';
+import { readStackFile, type LocalStackFile } from '../../local-stack/stack-file';
+import { testModels } from '../../scripts/generate-test-models';
+
+/** Env var through which `npm test` hands the shared stack's file to every test process. */
+export const SHARED_STACK_ENV = 'PROOFGATE_TEST_STACK';
+
+/**
+ * Launches a stack in a fresh temporary folder with the demo models and the tiny test models
+ * published. Used by `npm test` for the shared stack and by tests that need one of their own.
+ */
+export async function launchTestStack(opts: Partial<LaunchOptions> = {}): Promise<LocalStack> {
+  const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'proofgate-test-')));
+  const models = [...demoModels()];
+  for (const m of testModels()) {
+    const file = join(stateDir, `${m.name}.onnx`);
+    await writeFile(file, m.bytes);
+    models.push({ name: m.name, file, price: '0' });
+  }
+  return launchLocalStack({ backends: 2, gatewayPort: 0, models, ...opts, stateDir });
+}
+
+/**
+ * The stack a test file runs against: the shared one `npm test` started, or, when the file is run on
+ * its own, a stack launched for this file and stopped after it.
+ */
+export async function sharedStack(): Promise<LocalStackFile> {
+  const file = process.env[SHARED_STACK_ENV];
+  if (file) return readStackFile(file);
+  const stack = await launchTestStack();
+  after(() => stack.stop());
+  return stack;
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './eip155-network';
+export * from './payment-header';
+export * from './payment-required';
+export * from './verify-exact-evm';

@@ -1,16 +1,39 @@
 import { parseArgs } from 'node:util';
+import { benchAttestation, benchIntentAttestation } from './attestation.bench';
 import { benchGatewayInference } from './gateway-inference.bench';
+import { benchRegoAdmission } from './rego-admission.bench';
+import { benchX402Verification } from './x402-verification.bench';
 
-const HELP = `npm run bench [-- --iterations N]: Proofgate's benchmarks, each against a baseline measured in the same run.
+const BENCHES: Record<string, (iterations: number) => Promise<void>> = {
+  inference: benchGatewayInference,
+  rego: benchRegoAdmission,
+  x402: benchX402Verification,
+  attestation: benchAttestation,
+  intents: benchIntentAttestation,
+};
+
+const HELP = `npm run bench [-- --only ${Object.keys(BENCHES).join(',')}] [--iterations N]
+
+Proofgate's benchmarks, each against a baseline measured in the same run:
+  inference  gateway inference vs a direct onnxruntime-node session.run (silero-vad, ppocr-det, tiny-add)
+  rego       one admission decision in Node and in workerd
+  x402       paid calls (async and sync settlement) vs the same call on a free model
+  attestation  aggregate verification for 100 signers vs one-by-one, and operator signing time
+  intents    intent → attestation through the gateway (3 operators), against the /healthz floor
 `;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '200' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string', default: '200' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     process.stdout.write(HELP);
     return;
   }
-  await benchGatewayInference(Number(values.iterations));
+  const names = values.only ? values.only.split(',') : Object.keys(BENCHES);
+  for (const name of names) {
+    const bench = BENCHES[name];
+    if (!bench) throw new Error(`unknown benchmark ${name} (${Object.keys(BENCHES).join(', ')})`);
+    await bench(Number(values.iterations));
+  }
 }
 
 main().catch((err: unknown) => {

@@ -3,7 +3,10 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
+import { connect } from '../chain/clients';
+import { startLocalPayments } from '../facilitator/local-payments';
 import { REPO_ROOT, demoModels, type DemoModel } from './demo-models';
+import { deployValidatorForOperators, launchOperators, publishDemoAuthorizationPolicy } from './operators';
 import { ProcessGroup, type StartedProcess } from './process-group';
 import type { LocalStackFile } from './stack-file';
 import { freePort, waitForHttp } from './wait-for';
@@ -18,6 +21,13 @@ export interface LaunchOptions {
   backends?: number;
   /** Models to publish once the gateway is up; defaults to the demo models. */
   models?: DemoModel[];
+  /** Start the local payment chain (anvil, pgUSD, facilitator) and configure x402; default true. */
+  payments?: boolean;
+  /**
+   * Operator nodes for intents, one per stake (e.g. [50n, 30n, 20n]); default none. With operators,
+   * the demo authorization policy is published and, with the chain, the AttestationValidator deployed.
+   */
+  operatorStakes?: bigint[];
   log?: (line: string) => void;
 }
 
@@ -47,6 +57,7 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
   await mkdir(join(stateDir, 'keys'), { recursive: true, mode: 0o700 });
   const secrets = await loadOrCreateSecrets(stateDir);
   const group = new ProcessGroup();
+  const stops: (() => Promise<void>)[] = [];
   try {
     const env = { ...process.env, ...WRANGLER_ENV };
     const persist = join(stateDir, 'wrangler');
@@ -56,12 +67,16 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
     });
     if ((await migrate.exited) !== 0) throw new Error(`D1 migrations failed; see ${join(logsDir, 'migrations.log')}`);
 
+    const chain = opts.payments === false ? undefined : await startChain(stateDir, logsDir, log);
+    if (chain) stops.push(chain.stop);
+
     const port = opts.gatewayPort || (await freePort());
     const gateway = `http://127.0.0.1:${port}`;
     log(`starting the gateway Worker in workerd at ${gateway}`);
     const worker = group.spawn('gateway', process.execPath, [
       WRANGLER_BIN, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
       '--persist-to', persist, '--env-file', secrets.envFile, '--show-interactive-dev-session=false', '--log-level', 'warn',
+      ...Object.entries(chain?.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ], { env, logFile: join(logsDir, 'gateway.log'), cwd: REPO_ROOT });
     await waitForHttp(`${gateway}/healthz`, (r) => r.status === 200, { timeoutMs: 180_000, process: worker, what: `the gateway (log: ${join(logsDir, 'gateway.log')})` });
 
@@ -90,12 +105,67 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
       backends.push({ id: address.toLowerCase(), url, address, pid: proc.child.pid! });
     }
 
+    let authorization: Pick<LocalStackFile, 'operators' | 'demoPolicyId'> = {};
+    if (opts.operatorStakes?.length) {
+      const operators = await launchOperators({
+        gateway, adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, stateDir, logsDir, group, stakes: opts.operatorStakes, log,
+      });
+      const { policyId } = await publishDemoAuthorizationPolicy(gateway, secrets.adminToken);
+      log(`demo authorization policy ${policyId.slice(0, 18)}… (PolicyData module "risk")`);
+      authorization = { operators: operators.map(({ id, url, blsPublicKey, stake }) => ({ id, url, blsPublicKey, stake })), demoPolicyId: policyId };
+      if (chain) {
+        chain.file.attestationValidator = await deployValidatorForOperators({ gateway, rpcUrl: chain.file.rpc, ownerKey: chain.ownerKey });
+        log(`AttestationValidator ${chain.file.attestationValidator} deployed with the operators' keys and stakes`);
+      }
+    }
+
+    const stop = async (): Promise<void> => {
+      await group.stopAll();
+      for (const s of stops.reverse()) await s();
+    };
     return {
-      gateway, adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, backends, models, stateDir, logsDir,
-      stop: () => group.stopAll(),
+      gateway, adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, backends, models,
+      ...(chain ? { chain: chain.file } : {}), ...authorization, stateDir, logsDir, stop,
     };
   } catch (err) {
     await group.stopAll();
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Dev accounts of the local chain by role (anvil's standard mnemonic; 0 owns pgUSD, 1 settles). */
+const PAYER_ACCOUNT = 2;
+const PAY_TO_ACCOUNT = 3;
+/** pgUSD (6 decimals) minted to the dev payer at start: 1,000 pgUSD. */
+const PAYER_FUNDS = 1_000_000_000n;
+
+/**
+ * The local payment chain: anvil (state kept in the state folder), the pgUSD token, the facilitator,
+ * and a funded dev payer; returns the Worker's x402 settings and the stack file's `chain` entry.
+ */
+async function startChain(stateDir: string, logsDir: string, log: (line: string) => void) {
+  log('starting the local chain (anvil), the pgUSD token and the x402 facilitator');
+  const payments = await startLocalPayments({ stateDir: join(stateDir, 'chain'), logFile: join(logsDir, 'anvil.log') });
+  try {
+    const payer = payments.anvil.accounts[PAYER_ACCOUNT]!;
+    const payTo = payments.anvil.accounts[PAY_TO_ACCOUNT]!;
+    const { publicClient } = await connect(payments.anvil.rpcUrl, payer.privateKey);
+    const balance = await publicClient.readContract({ address: payments.token.address, abi: payments.token.abi, functionName: 'balanceOf', args: [payer.address] }) as bigint;
+    if (balance < PAYER_FUNDS / 2n) await payments.token.mint(payer.address, PAYER_FUNDS);
+    log(`chain ${payments.anvil.chainId} at ${payments.anvil.rpcUrl}; pgUSD ${payments.token.address}; facilitator ${payments.facilitator.url}`);
+    const vars = {
+      X402_CHAIN_ID: String(payments.anvil.chainId), X402_ASSET: payments.token.address, X402_ASSET_NAME: payments.token.name,
+      X402_ASSET_VERSION: payments.token.version, X402_PAY_TO: payTo.address, X402_FACILITATOR_URL: payments.facilitator.url,
+      X402_RPC_URL: payments.anvil.rpcUrl,
+    };
+    const file: NonNullable<LocalStackFile['chain']> = {
+      rpc: payments.anvil.rpcUrl, chainId: payments.anvil.chainId, token: payments.token.address, tokenName: payments.token.name,
+      tokenVersion: payments.token.version, payTo: payTo.address, facilitator: payments.facilitator.url, payerPrivateKey: payer.privateKey,
+    };
+    return { vars, file, ownerKey: payments.anvil.accounts[0]!.privateKey, stop: () => payments.stop() };
+  } catch (err) {
+    await payments.stop();
     throw err;
   }
 }
@@ -105,7 +175,7 @@ export async function publishModelFile(gateway: string, adminToken: string, mode
   const bytes = await readFile(model.file).catch(() => {
     throw new Error(`model file for ${model.name} not found at ${model.file} (is npm install complete?)`);
   });
-  const res = await fetch(`${gateway}/v1/models/${model.name}/versions?price=${model.price}`, {
+  const res = await fetch(`${gateway}/v1/models/${model.name}/versions?price=${model.price}&settlement=${model.settlement ?? 'sync'}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/octet-stream' },
     body: bytes,

@@ -10,6 +10,24 @@ export interface LocalStackFile {
   operatorToken: string;
   backends: { id: string; url: string; address: string; pid: number }[];
   models: { name: string; version: number; sha256: string }[];
+  /** The local payment chain (x402): anvil, the pgUSD token, who is paid, the facilitator, a funded dev payer. */
+  chain?: {
+    rpc: string;
+    chainId: number;
+    token: string;
+    tokenName: string;
+    tokenVersion: string;
+    payTo: string;
+    facilitator: string;
+    /** A dev key holding pgUSD, printed as such: never use it for anything real. */
+    payerPrivateKey: string;
+    /** The AttestationValidator contract, with the operators' keys and stakes (when operators run). */
+    attestationValidator?: string;
+  };
+  /** Operator nodes that evaluate intents and BLS-sign verdicts. */
+  operators?: { id: string; url: string; blsPublicKey: string; stake: string }[];
+  /** The demo authorization policy (with one PolicyData module) for `POST /v1/intents`. */
+  demoPolicyId?: string;
 }
 
 /** Default location of the stack file, relative to the repository root. */

@@ -1,1 +1,3 @@
 export * from './tables';
+export * from './policies';
+export * from './authorization';

@@ -14,6 +14,8 @@ export const modelVersions = sqliteTable(
     outputs: text('outputs').notNull(),
     /** Price per call in the payment asset's atomic units, as a decimal string (uint256 does not fit SQLite integers). */
     price: text('price').notNull().default('0'),
+    /** When a priced call's payment settles: before the result is returned, or after it. */
+    settlement: text('settlement', { enum: ['sync', 'async'] }).notNull().default('sync'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.name, t.version] }), index('model_versions_sha256').on(t.sha256)],
@@ -50,4 +52,32 @@ export const receipts = sqliteTable(
     createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
   },
   (t) => [index('receipts_backend').on(t.backend), index('receipts_model').on(t.model, t.version)],
+);
+
+/**
+ * One x402 payment authorization seen by the gateway, keyed by the authorization's on-chain slot
+ * (network, asset, payer, nonce). States: reserved → settled | pending → settled | released | failed.
+ */
+export const payments = sqliteTable(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    nonceKey: text('nonce_key').notNull().unique(),
+    network: text('network').notNull(),
+    asset: text('asset').notNull(),
+    payer: text('payer').notNull(),
+    payTo: text('pay_to').notNull(),
+    amount: text('amount').notNull(),
+    nonce: text('nonce').notNull(),
+    model: text('model').notNull(),
+    version: integer('version').notNull(),
+    requestId: text('request_id'),
+    state: text('state', { enum: ['reserved', 'pending', 'settled', 'released', 'failed'] }).notNull(),
+    settlement: text('settlement', { enum: ['sync', 'async'] }).notNull(),
+    transaction: text('transaction'),
+    error: text('error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('payments_payer').on(t.payer)],
 );

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../local-stack/demo-models';
+import { DEMO_PRICE, REPO_ROOT, demoModels } from '../local-stack/demo-models';
 import { launchLocalStack } from '../local-stack/launch';
 import { STACK_FILE, type LocalStackFile } from '../local-stack/stack-file';
 import { isPortFree } from '../local-stack/wait-for';
@@ -38,15 +38,21 @@ async function main(): Promise<void> {
     log(`port ${port} is taken; using a free port instead`);
     port = 0;
   }
-  const stack = await launchLocalStack({ stateDir: values.state!, gatewayPort: port, backends: Number(values.backends), log });
+  const stack = await launchLocalStack({
+    stateDir: values.state!, gatewayPort: port, backends: Number(values.backends), models: demoModels(true), operatorStakes: [50n, 30n, 20n], log,
+  });
   const stackFile = values['stack-file']!;
   const file: LocalStackFile = {
     gateway: stack.gateway, adminToken: stack.adminToken, operatorToken: stack.operatorToken, backends: stack.backends, models: stack.models,
+    ...(stack.chain ? { chain: stack.chain } : {}),
+    ...(stack.operators ? { operators: stack.operators, demoPolicyId: stack.demoPolicyId } : {}),
   };
   await mkdir(dirname(stackFile), { recursive: true });
   await writeFile(stackFile, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   const request = join(values.state!, 'demo-request.json');
-  await writeFile(request, JSON.stringify(sileroRequest()));
+  await writeFile(request, JSON.stringify(ocrRequest()));
+  const intent = join(values.state!, 'demo-intent.json');
+  await writeFile(intent, JSON.stringify(demoIntent(stack.demoPolicyId ?? '', stack.chain?.chainId ?? 31337)));
 
   let stopping = false;
   const stop = (): void => {
@@ -65,24 +71,38 @@ Proofgate is up.
   models      ${stack.models.map((m) => `${m.name} v${m.version}`).join(', ')}
   stack file  ${relative(process.cwd(), stackFile)} (admin and operator tokens inside; keep it private)
 
-A verified inference call (Silero VAD on 512 samples of silence):
-  curl -s -X POST ${stack.gateway}/v1/models/silero-vad/infer -H 'content-type: application/json' --data @${request}
+A verified inference call (PaddleOCR text detection on a 32x32 image, free):
+  curl -s -X POST ${stack.gateway}/v1/models/ppocr-det/infer -H 'content-type: application/json' --data @${request}
 
-List models:     curl -s ${stack.gateway}/v1/models
+A paid call (x402: silero-vad costs ${DEMO_PRICE} pgUSD units; the dev payer signs, the local facilitator settles on chain):
+  npm run pay -- silero-vad
+${stack.chain ? `
+  chain       ${stack.chain.rpc} (chain id ${stack.chain.chainId}), pgUSD ${stack.chain.token}, facilitator ${stack.chain.facilitator}
+  dev payer   key ${stack.chain.payerPrivateKey} (a public test key: never use it for real funds)
+` : ''}
+${stack.operators ? `An intent checked by ${stack.operators.length} operators (stakes ${stack.operators.map((o) => o.stake).join('/')}), answered with a BLS quorum attestation:
+  curl -s -X POST ${stack.gateway}/v1/intents -H 'content-type: application/json' --data @${intent}
+${stack.chain?.attestationValidator ? `  (AttestationValidator on chain: ${stack.chain.attestationValidator})
+` : ''}
+` : ''}List models:     curl -s ${stack.gateway}/v1/models
 Fetch a receipt: curl -s ${stack.gateway}/v1/receipts/<requestId>
 Press Ctrl-C to stop everything.
 `);
 }
 
-// Silero VAD v5 at 16 kHz: 512 samples, a zero LSTM state [2, 1, 128] and the sample rate.
-function sileroRequest(): unknown {
+// A plain transfer of 0.5 ETH to an address the demo policy does not block.
+function demoIntent(policyId: string, chainId: number): unknown {
   return {
-    inputs: {
-      input: { type: 'float32', dims: [1, 512], data: new Array(512).fill(0) },
-      state: { type: 'float32', dims: [2, 1, 128], data: new Array(256).fill(0) },
-      sr: { type: 'int64', dims: [], data: [16000] },
-    },
+    intent: { from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', to: '0x90F79bf6EB2c4f870365E785982E1f101E93b906', value: '500000000000000000', data: '0x', chainId },
+    policyId,
   };
+}
+
+// PaddleOCR detection on a 32x32 RGB image with a bright square in the middle (normalized values).
+function ocrRequest(): unknown {
+  const data: number[] = [];
+  for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) data.push(x > 8 && x < 24 && y > 12 && y < 20 ? 1 : -1);
+  return { inputs: { x: { type: 'float32', dims: [1, 3, 32, 32], data } } };
 }
 
 main().catch((err: unknown) => {

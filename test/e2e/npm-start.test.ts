@@ -23,7 +23,7 @@ function alive(pid: number): boolean {
 }
 
 describe('npm start', () => {
-  it('brings the stack up, prints a curl that returns verified outputs, and Ctrl-C stops every process', { timeout: 240_000 }, async () => {
+  it('brings the stack up, prints a curl that returns verified outputs and a paid call that settles, and Ctrl-C stops every process', { timeout: 240_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'proofgate-start-'));
     const stackFile = join(dir, 'local-stack.json');
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--state', join(dir, 'state'), '--port', '0', '--stack-file', stackFile], {
@@ -50,6 +50,21 @@ describe('npm start', () => {
       const verdict = await verifyReceipt(reply.receipt, { outputs: reply.outputs, trustedBackends: stack.backends.map((b) => b.address as Address) });
       assert.deepEqual(verdict.reasons, []);
       assert.equal((await fetch(`${stack.gateway}/healthz`)).status, 200);
+      // The paid demo model, paid by the printed command's script with the official x402 client.
+      assert.ok(output.includes('npm run pay -- silero-vad'));
+      const paid = await run(process.execPath, ['--import', 'tsx', 'scripts/pay.ts', 'silero-vad', '--stack-file', stackFile], { cwd: REPO_ROOT });
+      assert.match(paid.stdout, /^HTTP 200$/m);
+      assert.match(paid.stdout, /"state":"settled"/);
+      assert.match(paid.stdout, /receipt verifies offline: true/);
+      // The printed intent: three operators, a stake-weighted BLS quorum, an attestation.
+      const intentCurl = output.split('\n').map((l) => l.trim()).find((l) => l.includes('/v1/intents'));
+      assert.ok(intentCurl, output);
+      const task = JSON.parse((await run('sh', ['-c', intentCurl], { cwd: REPO_ROOT })).stdout) as { status: string; attestation: { aggregateSignature: string; allowed: boolean } };
+      assert.equal(task.status, 'completed');
+      assert.equal(task.attestation.allowed, true);
+      assert.match(task.attestation.aggregateSignature, /^0x[0-9a-f]{192}$/);
+      assert.equal(stack.operators?.length, 3);
+      assert.match(stack.chain?.attestationValidator ?? '', /^0x[0-9a-fA-F]{40}$/);
 
       child.kill('SIGINT');
       assert.equal(await exited, 0);

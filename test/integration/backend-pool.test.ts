@@ -16,14 +16,20 @@ import { ModelCache } from '../../gpu-backend/model-cache';
 import { SessionPool } from '../../gpu-backend/session-pool';
 import type { LocalStack } from '../../local-stack/launch';
 import { call, postJson } from '../support/gateway-client';
-import { launchTestStack } from '../support/test-stack';
+import { authorizationNonceKey } from '../../core/x402';
+import { paymentRecordId } from '../../workers/payments/payment-record-id';
+import { PAID_PRICE, launchTestStack } from '../support/test-stack';
+import { balances, paymentHeader, requirementsOf } from '../support/x402-payer';
 
 // A stack of its own, with no backend processes: this file attaches in-process backends (real
 // onnxruntime, real keys), some honest, some not, and watches what the Worker accepts.
 
 let stack: LocalStack;
 const stops: (() => Promise<void> | void)[] = [];
-before(async () => { stack = await launchTestStack({ backends: 0 }); });
+before(async () => {
+  stack = await launchTestStack({ backends: 0 });
+  balanceOf = balances(stack);
+});
 after(async () => {
   for (const stop of stops.reverse()) await stop();
   await stack.stop();
@@ -34,6 +40,10 @@ const inputs = {
   b: { type: 'float32', dims: [1, 4], data: [10, 20, 30, 40] },
 };
 const infer = () => postJson(`${stack.gateway}/v1/models/tiny-add/infer`, { inputs });
+const paidUrl = () => `${stack.gateway}/v1/models/paid-add/infer`;
+const payer = () => privateKeyToAccount(stack.chain!.payerPrivateKey as Hex);
+let balanceOf: (a: string) => Promise<bigint>;
+let paid: { header: string; nonce: Hex } | undefined;
 
 interface TestBackend {
   address: Hex;
@@ -111,25 +121,36 @@ describe('backend pool and receipt checks in the Worker', () => {
     assert.deepEqual((await call(`${stack.gateway}/v1/backends`)).body.backends, []);
   });
 
-  it('rejects a receipt signed by a key other than the registered one, retries once, then answers 502', async () => {
+  it('rejects a receipt signed by a key other than the registered one, retries once, then answers 502 and charges nothing', async () => {
     const rogue = await attachBackend(privateKeyToAccount(generatePrivateKey()), privateKeyToAccount(generatePrivateKey()));
     const broken = await attachBrokenBackend(privateKeyToAccount(generatePrivateKey()));
-    const res = await infer();
+    // A paid call: the authorization is reserved, the work fails, and the reservation is released.
+    const requirements = await requirementsOf(paidUrl(), JSON.stringify({ inputs }));
+    paid = await paymentHeader(payer(), requirements);
+    const before = await balanceOf(payer().address);
+    const res = await postJson(paidUrl(), { inputs }, { 'payment-signature': paid.header });
     assert.equal(res.status, 502, JSON.stringify(res.body));
     assert.equal(res.body.error.code, 'backend_failed');
+    assert.equal(await balanceOf(payer().address), before);
+    const record = await call(`${stack.gateway}/v1/payments/${await paymentRecordId(authorizationNonceKey(stack.chain!.chainId, requirements.asset as Hex, payer().address, paid.nonce))}`);
+    assert.equal(record.body.state, 'released');
     assert.equal(rogue.served.length, 1);
     assert.equal(broken.served.length, 1);
     // The rogue computed a result, but it was neither returned nor stored.
     assert.equal((await call(`${stack.gateway}/v1/receipts/${rogue.served[0]}`)).status, 404);
     const health = (await call(`${stack.gateway}/v1/backends`)).body.backends;
     assert.deepEqual(health.map((b: { healthy: boolean; inFlight: number }) => [b.healthy, b.inFlight]), [[false, 0], [false, 0]]);
+    assert.equal((await infer()).body.error.code, 'no_backend_available', 'failed backends rest before they are tried again');
   });
 
-  it('serves from an honest backend, whose receipt verifies, while the failed ones cool down', async () => {
+  it('serves from an honest backend, whose receipt verifies, while the failed ones cool down; the released authorization pays', async () => {
     const honestKey = privateKeyToAccount(generatePrivateKey());
     const honest = await attachBackend(honestKey);
-    const res = await infer();
+    const before = await balanceOf(payer().address);
+    const res = await postJson(paidUrl(), { inputs }, { 'payment-signature': paid!.header });
     assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.payment.state, 'settled');
+    assert.equal(await balanceOf(payer().address), before - BigInt(PAID_PRICE));
     assert.equal(res.body.receipt.backend, honestKey.address);
     assert.deepEqual(res.body.outputs.sum.data, [11, 22, 33, 44]);
     assert.equal((await verifyReceipt(res.body.receipt, { inputs, outputs: res.body.outputs, trustedBackends: [honestKey.address] })).valid, true);

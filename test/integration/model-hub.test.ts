@@ -53,12 +53,12 @@ describe('model hub', () => {
     assert.equal(sha(new Uint8Array(await blob.arrayBuffer())), first.body.sha256);
     const latest = (await call(`${stack.gateway}/v1/models`)).body.models.find((m: { name: string }) => m.name === 'hub-test');
     assert.equal(latest.latestVersion, 3);
-    // A priced model is never served for free (payments come with x402).
-    const paid = await call(`${stack.gateway}/v1/models/hub-test/infer`, { method: 'POST', body: '{}' });
+    // The latest version is priced: it is never served without payment; version 2 is free.
+    const body = JSON.stringify({ inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } } });
+    const paid = await call(`${stack.gateway}/v1/models/hub-test/infer`, { method: 'POST', body });
     assert.equal(paid.status, 402);
-    const v2 = await call(`${stack.gateway}/v1/models/hub-test/infer?version=2`, {
-      method: 'POST', body: JSON.stringify({ inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } } }),
-    });
+    assert.equal(paid.body.accepts[0].amount, '1000');
+    const v2 = await call(`${stack.gateway}/v1/models/hub-test/infer?version=2`, { method: 'POST', body });
     assert.equal(v2.status, 200);
     assert.deepEqual(v2.body.model, { name: 'hub-test', version: 2, sha256: second.body.sha256 });
   });

@@ -7,6 +7,9 @@ import { launchLocalStack, type LaunchOptions, type LocalStack } from '../../loc
 import { readStackFile, type LocalStackFile } from '../../local-stack/stack-file';
 import { testModels } from '../../scripts/generate-test-models';
 
+/** Price of the test stack's paid models, in pgUSD units. */
+export const PAID_PRICE = '2500';
+
 /** Env var through which `npm test` hands the shared stack's file to every test process. */
 export const SHARED_STACK_ENV = 'PROOFGATE_TEST_STACK';
 
@@ -21,6 +24,10 @@ export async function launchTestStack(opts: Partial<LaunchOptions> = {}): Promis
     const file = join(stateDir, `${m.name}.onnx`);
     await writeFile(file, m.bytes);
     models.push({ name: m.name, file, price: '0' });
+    // Priced twins of tiny-add for the payment tests, settled before and after the answer.
+    if (m.name === 'tiny-add') {
+      models.push({ name: 'paid-add', file, price: PAID_PRICE, settlement: 'sync' }, { name: 'paid-add-async', file, price: PAID_PRICE, settlement: 'async' });
+    }
   }
   return launchLocalStack({ backends: 2, gatewayPort: 0, models, ...opts, stateDir });
 }

@@ -15,6 +15,7 @@ export interface ModelVersion {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   price: string;
+  settlement: 'sync' | 'async';
   createdAt: string;
 }
 
@@ -42,6 +43,13 @@ export function checkPrice(price: string | null | undefined): string {
   return p;
 }
 
+/** Checks a settlement mode: `sync` (settle before returning the result, the default) or `async`. */
+export function checkSettlement(mode: string | null | undefined): 'sync' | 'async' {
+  const m = mode ?? 'sync';
+  if (m !== 'sync' && m !== 'async') throw new InvalidRequestError('invalid_settlement', 'settlement must be "sync" or "async"');
+  return m;
+}
+
 /** R2 key of a model's bytes. */
 export function modelObjectKey(sha256: string): string {
   return `models/${sha256}`;
@@ -58,13 +66,14 @@ function toModelVersion(row: Row): ModelVersion {
     inputs: JSON.parse(row.inputs) as TensorSpec[],
     outputs: JSON.parse(row.outputs) as TensorSpec[],
     price: row.price,
+    settlement: row.settlement,
     createdAt: new Date(row.createdAt).toISOString(),
   };
 }
 
 /**
- * Publishes ONNX bytes as the next version of `name`. Idempotent: bytes and price equal to an
- * existing version of the name return that version (`created: false`). Bytes are stored in R2
+ * Publishes ONNX bytes as the next version of `name`. Idempotent: bytes, price and settlement equal
+ * to an existing version of the name return that version (`created: false`). Bytes are stored in R2
  * before the version row exists, so a listed version always has its bytes.
  */
 export async function publishModel(
@@ -73,6 +82,7 @@ export async function publishModel(
   name: string,
   bytes: Uint8Array,
   price: string,
+  settlement: 'sync' | 'async',
   nowMs: number,
 ): Promise<{ model: ModelVersion; created: boolean }> {
   checkModelName(name);
@@ -82,7 +92,7 @@ export async function publishModel(
   const sha256 = await sha256Hex(bytes);
   const orm = drizzle(db);
   const same = await orm.select().from(modelVersions)
-    .where(and(eq(modelVersions.name, name), eq(modelVersions.sha256, sha256), eq(modelVersions.price, price)))
+    .where(and(eq(modelVersions.name, name), eq(modelVersions.sha256, sha256), eq(modelVersions.price, price), eq(modelVersions.settlement, settlement)))
     .orderBy(desc(modelVersions.version)).limit(1);
   if (same[0]) return { model: toModelVersion(same[0]), created: false };
 
@@ -102,6 +112,7 @@ export async function publishModel(
           inputs: sql<string>`${JSON.stringify(signature.inputs)}`.as('inputs'),
           outputs: sql<string>`${JSON.stringify(signature.outputs)}`.as('outputs'),
           price: sql<string>`${price}`.as('price'),
+          settlement: sql<'sync' | 'async'>`${settlement}`.as('settlement'),
           createdAt: sql<number>`${nowMs}`.as('created_at'),
         }).from(modelVersions).where(eq(modelVersions.name, name)),
       ).returning();

@@ -8,20 +8,25 @@ import type { Env } from '../env';
 import { requireBearer } from '../http/bearer-auth';
 import { jsonResponse } from '../http/problem';
 import { byteLimit, readBodyLimited } from '../http/request-body';
+import { resolveCaller } from '../callers/api-keys';
 import { dispatchInference } from '../inference/dispatch-inference';
+import { admissionHeaders, checkAdmission, compiledPolicies } from '../policies/admission';
+import { claimedPayer, openPayment, type PaidCall } from '../payments/pay-per-call';
+import { getPolicy, modelPolicyId } from '../policies/policy-store';
 import { storeReceipt } from '../inference/receipt-store';
 import {
-  checkPrice, getModelVersion, isPublishedSha256, listModelVersions, listModels, modelObjectKey, publishModel,
+  checkPrice, checkSettlement, getModelVersion, isPublishedSha256, listModelVersions, listModels, modelObjectKey, publishModel,
 } from '../hub/model-store';
 
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+
 const DEFAULT_MAX_MODEL = 100 * 1024 * 1024;
 
 /** GET /v1/models: the latest version of every model. */
 export async function handleListModels(_req: IRequest, env: Env): Promise<Response> {
   const models = await listModels(env.DB);
   return jsonResponse({
-    models: models.map((m) => ({ name: m.name, latestVersion: m.version, sha256: m.sha256, size: m.size, price: m.price, inputs: m.inputs, outputs: m.outputs })),
+    models: models.map((m) => ({ name: m.name, latestVersion: m.version, sha256: m.sha256, size: m.size, price: m.price, settlement: m.settlement, inputs: m.inputs, outputs: m.outputs })),
   });
 }
 
@@ -31,13 +36,15 @@ export async function handleGetModel(req: IRequest, env: Env): Promise<Response>
   return jsonResponse({ name, versions: await listModelVersions(env.DB, name) });
 }
 
-/** POST /v1/models/:name/versions?price=N (admin): publishes the ONNX body as a new version. */
+/** POST /v1/models/:name/versions?price=N&settlement=sync|async (admin): publishes the ONNX body as a new version. */
 export async function handlePublishModel(req: IRequest, env: Env): Promise<Response> {
   requireBearer(req, env.ADMIN_TOKEN, 'admin');
   const name = decodeURIComponent(req.params['name']!);
-  const price = checkPrice(new URL(req.url).searchParams.get('price'));
+  const query = new URL(req.url).searchParams;
+  const price = checkPrice(query.get('price'));
+  const settlement = checkSettlement(query.get('settlement'));
   const bytes = await readBodyLimited(req, byteLimit(env.MAX_MODEL_BYTES, DEFAULT_MAX_MODEL));
-  const { model, created } = await publishModel(env.DB, env.MODELS, name, bytes, price, Date.now());
+  const { model, created } = await publishModel(env.DB, env.MODELS, name, bytes, price, settlement, Date.now());
   return jsonResponse({ ...model, created }, created ? 201 : 200);
 }
 
@@ -52,22 +59,45 @@ export async function handleGetBlob(req: IRequest, env: Env): Promise<Response> 
   });
 }
 
-/** POST /v1/models/:name/infer[?version=N]: validated, dispatched, receipt-checked inference. */
+/**
+ * POST /v1/models/:name/infer[?version=N]: admitted by the model's policy, inputs validated, paid
+ * (x402) when priced, dispatched, receipt-checked, and only then charged.
+ */
 export async function handleInfer(req: IRequest, env: Env): Promise<Response> {
   const name = decodeURIComponent(req.params['name']!);
   const model = await getModelVersion(env.DB, name, parseVersion(new URL(req.url).searchParams.get('version')));
-  if (model.price !== '0') {
-    // Payments arrive with x402 support; until then a priced model is never served for free.
-    throw new ProofgateError('payment_required', `model "${name}" costs ${model.price} per call and this gateway has no payment scheme configured`, 402);
+  const nowMs = Date.now();
+  const paid = model.price !== '0';
+  const caller = (paid ? claimedPayer(req.headers) : null) ?? (await resolveCaller(env.DB, req));
+  const policyId = await modelPolicyId(env.DB, model.name);
+  if (policyId) {
+    checkAdmission(compiledPolicies.get(await getPolicy(env.DB, policyId)), {
+      caller, model: model.name, version: model.version, price: model.price, method: req.method, path: new URL(req.url).pathname,
+      headers: admissionHeaders(req.headers), time: new Date(nowMs).toISOString(),
+    }, nowMs);
   }
   const body = await readBodyLimited(req, byteLimit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY));
   const inputs = parseInputs(req.headers.get('content-type'), body);
   checkInputs(inputs, model.inputs);
   const inputBytes = encodeTensors(inputs);
   const inputHash = await sha256Hex(inputBytes);
-  const result = await dispatchInference({ pool: env.BACKEND_POOL, gatewaySecret: env.GATEWAY_SECRET, model, inputBytes, inputHash });
+
+  let payment: PaidCall | null = null;
+  if (paid) {
+    const gate = await openPayment(env, req, model, await sha256Hex(new TextEncoder().encode(`${model.sha256}:${inputHash}`)), nowMs);
+    if (gate.kind === 'respond') return gate.response;
+    payment = gate.call;
+  }
+  let result;
+  try {
+    result = await dispatchInference({ pool: env.BACKEND_POOL, gatewaySecret: env.GATEWAY_SECRET, model, inputBytes, inputHash });
+  } catch (err) {
+    await payment?.release(err instanceof Error ? err.message : String(err));
+    throw err;
+  }
   await storeReceipt(env.DB, result.receipt, Date.now());
-  return jsonResponse({ model: { name: model.name, version: model.version, sha256: model.sha256 }, outputs: tensorMapToJson(result.outputs), receipt: result.receipt });
+  const reply = { model: { name: model.name, version: model.version, sha256: model.sha256 }, outputs: tensorMapToJson(result.outputs), receipt: result.receipt };
+  return payment ? payment.finish(result.receipt.requestId, reply) : jsonResponse(reply);
 }
 
 function parseVersion(raw: string | null): number | undefined {

@@ -1,0 +1,40 @@
+/** The builtin registry: every builtin the engine knows, by name. */
+import { aggregateBuiltins } from './aggregates';
+import { arithmeticBuiltins } from './arithmetic';
+import { awsBuiltins } from './aws';
+import { collectionBuiltins } from './collections';
+import { cryptoBuiltins } from './crypto';
+import { encodingBuiltins } from './encoding';
+import { externalBuiltins } from './external';
+import { globsBuiltins } from './globs';
+import { identifierBuiltins } from './identifiers';
+import { jwtBuiltins } from './jwt';
+import { netBuiltins } from './net';
+import { regexBuiltins } from './regex';
+import { stringBuiltins } from './strings';
+import { timeBuiltins } from './time';
+import type { BuiltinDef } from './types';
+import { unitBuiltins } from './units';
+import { x509Builtins } from './x509';
+
+/** All builtins, keyed by name (`count`, `io.jwt.decode`, ...). */
+export const BUILTINS: ReadonlyMap<string, BuiltinDef> = new Map(
+  [
+    ...arithmeticBuiltins,
+    ...aggregateBuiltins,
+    ...stringBuiltins,
+    ...collectionBuiltins,
+    ...encodingBuiltins,
+    ...timeBuiltins,
+    ...unitBuiltins,
+    ...regexBuiltins,
+    ...globsBuiltins,
+    ...cryptoBuiltins,
+    ...netBuiltins,
+    ...identifierBuiltins,
+    ...jwtBuiltins,
+    ...externalBuiltins,
+    ...awsBuiltins,
+    ...x509Builtins,
+  ].map((b) => [b.name, b]),
+);

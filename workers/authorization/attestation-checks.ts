@@ -1,0 +1,72 @@
+import type { Hex } from 'viem';
+import { z } from 'zod';
+import { verifyAttestation, type AttestationVerification } from '../../core/attestation';
+import { ProofgateError } from '../../core/errors';
+import { attestationLedger, type AttestationLedger } from '../../durable-objects/attestation-ledger';
+import { activeOperatorSnapshot, toRegistry } from './operator-registry';
+import { parseBody } from './parse-body';
+
+const checkBody = z.object({
+  attestation: z.unknown(),
+  /** What the caller expects; each given one must match the attestation. */
+  chainId: z.number().int().positive().optional(),
+  policyId: z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional(),
+  policyClient: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional(),
+  /** Whether a deny verdict is refused (default true). */
+  requireAllowed: z.boolean().optional(),
+});
+
+/** The attestation does not verify; `reasons` says why. */
+export class InvalidAttestationError extends ProofgateError {
+  constructor(reasons: string[]) {
+    super('invalid_attestation', `attestation refused: ${reasons.join(', ')}`, 422, { reasons });
+  }
+}
+
+/** The attestation was consumed before. */
+export class AttestationAlreadyUsedError extends ProofgateError {
+  constructor(consumedAt: number) {
+    super('attestation_already_used', 'this attestation was already consumed', 409, { consumedAt: new Date(consumedAt).toISOString() });
+  }
+}
+
+function claimedDigest(attestation: unknown): Hex | null {
+  const digest = (attestation as { digest?: unknown } | null)?.digest;
+  return typeof digest === 'string' && /^0x[0-9a-fA-F]{64}$/.test(digest) ? (digest.toLowerCase() as Hex) : null;
+}
+
+async function check(db: D1Database, body: unknown, nowMs: number, consumedDigest: Hex | null): Promise<AttestationVerification & { digest: Hex | null }> {
+  const req = parseBody(checkBody, body);
+  const registry = toRegistry(await activeOperatorSnapshot(db));
+  const verification = verifyAttestation(req.attestation, registry, {
+    now: BigInt(Math.floor(nowMs / 1000)),
+    ...(req.chainId !== undefined ? { expectedChainId: req.chainId } : {}),
+    ...(req.policyId !== undefined ? { expectedPolicyId: req.policyId as Hex } : {}),
+    ...(req.policyClient !== undefined ? { expectedPolicyClient: req.policyClient as Hex } : {}),
+    ...(req.requireAllowed !== undefined ? { requireAllowed: req.requireAllowed } : {}),
+    consumed: (digest) => consumedDigest !== null && digest.toLowerCase() === consumedDigest,
+  });
+  return { ...verification, digest: claimedDigest(req.attestation) };
+}
+
+/**
+ * Verifies an attestation against the current registry of active operators (signature, digest,
+ * expiry, chain, policy, quorum) and the single-use ledger.
+ */
+export async function checkAttestation(db: D1Database, ledger: DurableObjectNamespace<AttestationLedger>, body: unknown, nowMs: number): Promise<AttestationVerification> {
+  const digest = claimedDigest((body as { attestation?: unknown } | null)?.attestation);
+  const consumed = digest !== null && (await attestationLedger(ledger, digest).consumedAt()) !== null;
+  const { valid, reasons } = await check(db, body, nowMs, consumed ? digest : null);
+  return { valid, reasons };
+}
+
+/** Verifies an attestation and consumes it: exactly one call per attestation ever succeeds. */
+export async function consumeAttestation(
+  db: D1Database, ledger: DurableObjectNamespace<AttestationLedger>, body: unknown, nowMs: number,
+): Promise<{ consumed: true; digest: Hex; consumedAt: string }> {
+  const { valid, reasons, digest } = await check(db, body, nowMs, null);
+  if (!valid || digest === null) throw new InvalidAttestationError(reasons);
+  const result = await attestationLedger(ledger, digest).consume(nowMs);
+  if (!result.consumed) throw new AttestationAlreadyUsedError(result.consumedAt);
+  return { consumed: true, digest, consumedAt: new Date(result.consumedAt).toISOString() };
+}

@@ -1,0 +1,21 @@
+import type { IRequest } from 'itty-router';
+import { eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { InvalidRequestError, ProofgateError } from '../../core/errors';
+import { payments } from '../../schema';
+import type { Env } from '../env';
+import { jsonResponse } from '../http/problem';
+
+/** GET /v1/payments/:id: a payment's state (reserved, pending, settled, released, failed) and transaction. */
+export async function handleGetPayment(req: IRequest, env: Env): Promise<Response> {
+  const id = String(req.params['id']);
+  if (!/^pay_[0-9a-f]{32}$/.test(id)) throw new InvalidRequestError('invalid_payment_id', 'payment ids look like pay_ followed by 32 hex digits');
+  const rows = await drizzle(env.DB).select().from(payments).where(eq(payments.id, id)).limit(1);
+  const p = rows[0];
+  if (!p) throw new ProofgateError('payment_not_found', `no payment ${id}`, 404);
+  return jsonResponse({
+    id: p.id, state: p.state, settlement: p.settlement, network: p.network, asset: p.asset, payer: p.payer, payTo: p.payTo, amount: p.amount,
+    nonce: p.nonce, model: p.model, version: p.version, requestId: p.requestId, transaction: p.transaction, error: p.error,
+    createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString(),
+  });
+}

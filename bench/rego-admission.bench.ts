@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { compilePolicy, evaluateValue, toValue } from '../core/rego';
 import { REPO_ROOT } from '../local-stack/demo-models';
 import { ProcessGroup } from '../local-stack/process-group';
-import { freePort, waitForHttp } from '../local-stack/wait-for';
+import { freePort } from '../chain/anvil';
+import { waitForHttp } from '../local-stack/wait-for';
 import { percentile } from './stats';
 
 // Evaluation time of a typical admission policy (policies/admission.rego: ~20 rules; an input of a

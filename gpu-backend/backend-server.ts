@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Hex, LocalAccount } from 'viem';
-import { GATEWAY_HEADERS, verifyGatewayRequest } from '../core/backend-protocol';
-import { ProofgateError } from '../core/errors';
+import { GATEWAY_HEADERS } from '../core/backend-protocol';
+import { GatewayRequestVerifier, HttpError, sendError, sendJson } from './gateway-requests';
 import { receiptTypedData, type ReceiptFields } from '../core/receipts';
 import { TENSORS_MEDIA_TYPE, decodeTensors, encodeTensors } from '../core/tensors';
 import { ModelInputError, type SessionPool } from './session-pool';
@@ -23,41 +23,17 @@ export interface BackendServer {
   inFlight: () => number;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-}
-
 // Request ids seen recently: a captured gateway request replayed inside the freshness window is refused.
 const REPLAY_WINDOW_MS = 2 * 60_000;
 
 /** Creates the backend's HTTP server: `POST /v1/run` (gateway-authenticated) and `GET /healthz`. */
 export function createBackendServer(opts: BackendServerOptions): BackendServer {
   let inFlight = 0;
-  const seen = new Map<string, number>();
-  const maxBody = opts.maxBodyBytes ?? 64 * 1024 * 1024;
+  const verifier = new GatewayRequestVerifier(opts.authKey, REPLAY_WINDOW_MS, opts.maxBodyBytes ?? 64 * 1024 * 1024);
 
   const handleRun = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const received = performance.now();
-    const authKey = opts.authKey();
-    if (!authKey) throw new HttpError(503, 'not_registered', 'backend is not registered with a gateway yet');
-    const requestId = header(req, GATEWAY_HEADERS.requestId) as Hex;
-    const modelSha256 = header(req, GATEWAY_HEADERS.modelSha256) as Hex;
-    const timestamp = Number(header(req, GATEWAY_HEADERS.timestamp));
-    const signature = header(req, GATEWAY_HEADERS.signature);
-    if (!/^0x[0-9a-f]{64}$/.test(requestId) || !/^0x[0-9a-f]{64}$/.test(modelSha256)) {
-      throw new HttpError(400, 'invalid_request', 'request id and model hash must be 0x-hex bytes32');
-    }
-    const body = await readBody(req, maxBody);
-    const bodySha256 = `0x${createHash('sha256').update(body).digest('hex')}` as Hex;
-    const now = Date.now();
-    const authentic = await verifyGatewayRequest(authKey, { method: 'POST', path: '/v1/run', requestId, modelSha256, bodySha256, timestamp }, signature, now);
-    if (!authentic) throw new HttpError(401, 'unauthorized', 'request is not signed by the gateway, or is stale');
-    for (const [id, at] of seen) if (at < now - REPLAY_WINDOW_MS) seen.delete(id);
-    if (seen.has(requestId)) throw new HttpError(409, 'replayed_request', 'request id was already served');
-    seen.set(requestId, now);
-
+    const { requestId, subject: modelSha256, body, bodySha256 } = await verifier.read(req, '/v1/run');
     const inputs = decodeTensors(body);
     let result;
     try {
@@ -99,41 +75,12 @@ export function createBackendServer(opts: BackendServerOptions): BackendServer {
     }
     inFlight++;
     handleRun(req, res)
-      .catch((err: unknown) => {
-        const e = err instanceof HttpError ? err
-          : err instanceof ProofgateError ? new HttpError(err.status, err.code, err.message)
-          : new HttpError(500, 'backend_error', err instanceof Error ? err.message : String(err));
-        if (e.status >= 500) opts.log?.(`run failed: ${e.message}`);
-        if (!res.headersSent) sendJson(res, e.status, { error: { code: e.code, message: e.message } });
-        else res.destroy();
-      })
+      .catch((err: unknown) => sendError(res, err, 'backend_error', opts.log))
       .finally(() => { inFlight--; });
   });
   return { server, inFlight: () => inFlight };
 }
 
-function header(req: IncomingMessage, name: string): string {
-  const v = req.headers[name];
-  return (Array.isArray(v) ? v[0] : v) ?? '';
-}
-
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }

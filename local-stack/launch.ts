@@ -9,7 +9,8 @@ import { REPO_ROOT, demoModels, type DemoModel } from './demo-models';
 import { deployValidatorForOperators, launchOperators, publishDemoAuthorizationPolicy } from './operators';
 import { ProcessGroup, type StartedProcess } from './process-group';
 import type { LocalStackFile } from './stack-file';
-import { freePort, waitForHttp } from './wait-for';
+import { freePort } from '../chain/anvil';
+import { waitForHttp } from './wait-for';
 
 /** How to bring a stack up. */
 export interface LaunchOptions {

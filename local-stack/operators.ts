@@ -6,7 +6,8 @@ import { deployAttestationValidator, registerOperatorsOnChain } from '../chain/a
 import { buildPolicyData } from '../policy-data/build';
 import { REPO_ROOT } from './demo-models';
 import type { ProcessGroup, StartedProcess } from './process-group';
-import { freePort, waitForHttp } from './wait-for';
+import { freePort } from '../chain/anvil';
+import { waitForHttp } from './wait-for';
 
 /** How to bring up the local operator nodes. */
 export interface LaunchOperatorsOptions {

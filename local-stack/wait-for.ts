@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import type { StartedProcess } from './process-group';
 
 /** Polls `url` until `ready(response)` holds, the process dies, or `timeoutMs` passes. */
@@ -19,25 +18,4 @@ export async function waitForHttp(
     if (Date.now() > deadline) throw new Error(`${opts.what} was not ready after ${opts.timeoutMs / 1000}s`);
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-/** Asks the OS for a free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** True when `port` on 127.0.0.1 can be listened on. */
-export async function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }

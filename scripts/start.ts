@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { DEMO_PRICE, REPO_ROOT, demoModels } from '../local-stack/demo-models';
 import { launchLocalStack } from '../local-stack/launch';
 import { STACK_FILE, type LocalStackFile } from '../local-stack/stack-file';
-import { isPortFree } from '../local-stack/wait-for';
+import { freePort } from '../chain/anvil';
 
 const HELP = `npm start: the whole Proofgate stack on this machine
 
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   }
   const log = (line: string): void => { process.stdout.write(`[proofgate] ${line}\n`); };
   let port = Number(values.port);
-  if (!(await isPortFree(port))) {
+  if (!(await freePort(port).then(() => true, () => false))) {
     log(`port ${port} is taken; using a free port instead`);
     port = 0;
   }

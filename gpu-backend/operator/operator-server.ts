@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { bytesToHex, type Hex } from 'viem';
-import { GATEWAY_HEADERS, verifyGatewayRequest } from '../../core/backend-protocol';
-import { ProofgateError } from '../../core/errors';
+import { GatewayRequestVerifier, HttpError, sendError, sendJson } from '../gateway-requests';
 import { OPERATOR_PATHS, authorizationTaskSchema, signRequestSchema, type AuthorizationTask } from '../../workers/authorization/task-protocol';
 import { PolicyCache, signTask } from './evaluate-task';
 import type { OperatorKey } from './operator-key';
@@ -18,12 +16,6 @@ export interface OperatorServerOptions {
   log?: (line: string) => void;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-}
-
 // Task ids per phase already served: a replayed request is refused, and an operator never signs
 // two verdicts for one task (the window outlives any task deadline).
 const REPLAY_WINDOW_MS = 10 * 60_000;
@@ -34,28 +26,11 @@ const REPLAY_WINDOW_MS = 10 * 60_000;
  * requests the gateway authenticated, and `GET /healthz`.
  */
 export function createOperatorServer(opts: OperatorServerOptions): Server {
-  const seen = new Map<string, number>();
+  const verifier = new GatewayRequestVerifier(opts.authKey, REPLAY_WINDOW_MS, opts.maxBodyBytes ?? 4 * 1024 * 1024);
   const policies = new PolicyCache();
-  const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
 
   const authenticated = async (req: IncomingMessage, path: string): Promise<unknown> => {
-    const authKey = opts.authKey();
-    if (!authKey) throw new HttpError(503, 'not_registered', 'operator is not registered with a gateway yet');
-    const taskId = header(req, GATEWAY_HEADERS.requestId) as Hex;
-    const policyId = header(req, GATEWAY_HEADERS.modelSha256) as Hex;
-    if (!/^0x[0-9a-f]{64}$/.test(taskId) || !/^0x[0-9a-f]{64}$/.test(policyId)) {
-      throw new HttpError(400, 'invalid_request', 'task id and policy id must be 0x-hex bytes32');
-    }
-    const body = await readBody(req, maxBody);
-    const bodySha256 = `0x${createHash('sha256').update(body).digest('hex')}` as Hex;
-    const now = Date.now();
-    const authentic = await verifyGatewayRequest(authKey, {
-      method: 'POST', path, requestId: taskId, modelSha256: policyId, bodySha256, timestamp: Number(header(req, GATEWAY_HEADERS.timestamp)),
-    }, header(req, GATEWAY_HEADERS.signature), now);
-    if (!authentic) throw new HttpError(401, 'unauthorized', 'request is not signed by the gateway, or is stale');
-    for (const [id, at] of seen) if (at < now - REPLAY_WINDOW_MS) seen.delete(id);
-    if (seen.has(`${path} ${taskId}`)) throw new HttpError(409, 'replayed_request', 'this task phase was already served');
-    seen.set(`${path} ${taskId}`, now);
+    const { requestId: taskId, subject: policyId, body } = await verifier.read(req, path);
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(body).toString('utf8'));
@@ -97,35 +72,6 @@ export function createOperatorServer(opts: OperatorServerOptions): Server {
     }
     handler(req)
       .then((reply) => sendJson(res, 200, reply))
-      .catch((err: unknown) => {
-        const e = err instanceof HttpError ? err
-          : err instanceof ProofgateError ? new HttpError(err.status, err.code, err.message)
-          : new HttpError(500, 'operator_error', err instanceof Error ? err.message : String(err));
-        if (e.status >= 500) opts.log?.(`${path} failed: ${e.message}`);
-        if (!res.headersSent) sendJson(res, e.status, { error: { code: e.code, message: e.message } });
-        else res.destroy();
-      });
+      .catch((err: unknown) => sendError(res, err, 'operator_error', opts.log));
   });
-}
-
-function header(req: IncomingMessage, name: string): string {
-  const v = req.headers[name];
-  return (Array.isArray(v) ? v[0] : v) ?? '';
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }

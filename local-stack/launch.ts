@@ -29,6 +29,13 @@ export interface LaunchOptions {
    * the demo authorization policy is published and, with the chain, the AttestationValidator deployed.
    */
   operatorStakes?: bigint[];
+  /** Extra Worker variables (e.g. X402_SETTLE_TIMEOUT_MS), over the ones the stack sets. */
+  workerVars?: Record<string, string>;
+  /**
+   * Puts something between the Worker and the facilitator: gets the facilitator's URL, returns the
+   * URL the Worker should use (tests interpose a slow link to exercise settlement timeouts).
+   */
+  interposeFacilitator?: (facilitatorUrl: string) => Promise<string>;
   log?: (line: string) => void;
 }
 
@@ -70,6 +77,8 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
 
     const chain = opts.payments === false ? undefined : await startChain(stateDir, logsDir, log);
     if (chain) stops.push(chain.stop);
+    if (chain && opts.interposeFacilitator) chain.vars.X402_FACILITATOR_URL = await opts.interposeFacilitator(chain.vars.X402_FACILITATOR_URL);
+    const workerVars = { ...chain?.vars, ...opts.workerVars };
 
     const port = opts.gatewayPort || (await freePort());
     const gateway = `http://127.0.0.1:${port}`;
@@ -77,7 +86,7 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
     const worker = group.spawn('gateway', process.execPath, [
       WRANGLER_BIN, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
       '--persist-to', persist, '--env-file', secrets.envFile, '--show-interactive-dev-session=false', '--log-level', 'warn',
-      ...Object.entries(chain?.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      ...Object.entries(workerVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ], { env, logFile: join(logsDir, 'gateway.log'), cwd: REPO_ROOT });
     await waitForHttp(`${gateway}/healthz`, (r) => r.status === 200, { timeoutMs: 180_000, process: worker, what: `the gateway (log: ${join(logsDir, 'gateway.log')})` });
 

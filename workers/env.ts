@@ -38,4 +38,6 @@ export interface Env {
   X402_RPC_URL?: string;
   /** x402: how long a client's authorization should stay valid (seconds). */
   X402_MAX_TIMEOUT_SECONDS?: string;
+  /** x402: how long a sync settlement may take before its outcome counts as open (ms, default 30000). */
+  X402_SETTLE_TIMEOUT_MS?: string;
 }

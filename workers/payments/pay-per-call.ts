@@ -122,7 +122,7 @@ export class PaidCall {
    */
   async finish(requestId: string, body: Record<string, unknown>): Promise<Response> {
     if (this.settlement === 'sync') {
-      const result = await settleWithFacilitator(this.config.facilitatorUrl, this.payment.paymentPayload as PaymentPayload, this.requirements);
+      const result = await settleWithFacilitator(this.config.facilitatorUrl, this.payment.paymentPayload as PaymentPayload, this.requirements, this.config.settleTimeoutMs);
       if (result.outcome === 'settled') {
         const header = encodePaymentResponseHeader({ success: true, transaction: result.transaction, network: this.requirements.network, payer: this.payment.payer } as never);
         const cached = cachedJson({ ...body, payment: { id: this.recordId, state: 'settled', transaction: result.transaction } }, { [paymentResponseHeader]: header });

@@ -14,6 +14,8 @@ export interface PaymentConfig {
   /** JSON-RPC endpoint for balance and nonce checks at the edge; checks are skipped without one. */
   rpcUrl: string | null;
   maxTimeoutSeconds: number;
+  /** How long a settlement may take before its outcome counts as open (the payment goes pending). */
+  settleTimeoutMs: number;
 }
 
 /** The deployment's payment settings, or null when x402 is not configured (priced models then answer 503). */
@@ -30,6 +32,7 @@ export function paymentConfig(env: Env): PaymentConfig | null {
     facilitatorUrl: env.X402_FACILITATOR_URL.replace(/\/+$/, ''),
     rpcUrl: env.X402_RPC_URL || null,
     maxTimeoutSeconds: Number(env.X402_MAX_TIMEOUT_SECONDS) || 300,
+    settleTimeoutMs: Number(env.X402_SETTLE_TIMEOUT_MS) || 30_000,
   };
 }
 

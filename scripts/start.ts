@@ -8,9 +8,12 @@ import { freePort } from '../chain/anvil';
 
 const HELP = `npm start: the whole Proofgate stack on this machine
 
-Starts the gateway Worker in workerd (wrangler dev, with Durable Objects and local D1/R2), applies the
-D1 migrations, publishes the demo models, starts backend processes on the CPU execution provider and
-registers them. Writes ${STACK_FILE}; Ctrl-C stops everything.
+Applies the D1 migrations, starts a local chain (anvil) with the pgUSD token and the x402
+facilitator, the gateway Worker in workerd (wrangler dev, with Durable Objects and local D1/R2),
+publishes the demo models (silero-vad priced, ppocr-det free), starts backend processes on the CPU
+execution provider and three BLS policy operators (stakes 50/30/20), publishes the demo
+authorization policy and deploys the AttestationValidator. Writes ${STACK_FILE}; Ctrl-C stops
+everything.
 
 Options (npm start -- [options]):
   --port N        gateway port (default 8787, or a free one if 8787 is taken)

@@ -1,5 +1,4 @@
 import { drizzle } from 'drizzle-orm/d1';
-import { eq } from 'drizzle-orm';
 import { getAddress, isAddress, isAddressEqual, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import {
@@ -106,10 +105,4 @@ export async function listBackends(db: D1Database, pool: DurableObjectNamespace<
     lastHeartbeatAt: health.get(r.id)?.lastHeartbeatAt ?? null,
     registeredAt: new Date(r.registeredAt).toISOString(),
   }));
-}
-
-/** The registered address of a backend id (for receipt checks), or null. */
-export async function backendAddress(db: D1Database, id: string): Promise<string | null> {
-  const rows = await drizzle(db).select({ address: backends.address }).from(backends).where(eq(backends.id, id)).limit(1);
-  return rows[0]?.address ?? null;
 }

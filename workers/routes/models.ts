@@ -65,11 +65,20 @@ export async function handleGetBlob(req: IRequest, env: Env): Promise<Response> 
  */
 export async function handleInfer(req: IRequest, env: Env): Promise<Response> {
   const name = decodeURIComponent(req.params['name']!);
-  const model = await getModelVersion(env.DB, name, parseVersion(new URL(req.url).searchParams.get('version')));
+  // Independent D1 reads, issued together (the model version, its policy binding, the API key);
+  // their errors are reported in that order, so the same bad request always gets the same answer.
+  const reads = await Promise.allSettled([
+    getModelVersion(env.DB, name, parseVersion(new URL(req.url).searchParams.get('version'))),
+    modelPolicyId(env.DB, name),
+    resolveCaller(env.DB, req),
+  ] as const);
+  for (const r of reads) if (r.status === 'rejected') throw r.reason;
+  const [model, policyId, keyCaller] = reads.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof getModelVersion>>, Awaited<ReturnType<typeof modelPolicyId>>, Awaited<ReturnType<typeof resolveCaller>>,
+  ];
   const nowMs = Date.now();
   const paid = model.price !== '0';
-  const caller = (paid ? claimedPayer(req.headers) : null) ?? (await resolveCaller(env.DB, req));
-  const policyId = await modelPolicyId(env.DB, model.name);
+  const caller = (paid ? claimedPayer(req.headers) : null) ?? keyCaller;
   if (policyId) {
     checkAdmission(compiledPolicies.get(await getPolicy(env.DB, policyId)), {
       caller, model: model.name, version: model.version, price: model.price, method: req.method, path: new URL(req.url).pathname,

@@ -38,6 +38,8 @@ export interface Env {
   X402_RPC_URL?: string;
   /** x402: how long a client's authorization should stay valid (seconds). */
   X402_MAX_TIMEOUT_SECONDS?: string;
+  /** x402: "eip3009" (default) or "permit2" (tokens without EIP-3009; needs Permit2 and the x402 proxy on chain). */
+  X402_ASSET_TRANSFER_METHOD?: string;
   /** x402: how long a sync settlement may take before its outcome counts as open (ms, default 30000). */
   X402_SETTLE_TIMEOUT_MS?: string;
 }

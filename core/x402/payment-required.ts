@@ -17,6 +17,8 @@ export type ExactEvmPrice = {
   /** The token's EIP-712 domain name and version, which clients need to sign. */
   name: string;
   version: string;
+  /** How tokens move: EIP-3009 (default) or Permit2 through the x402 proxy (tokens without EIP-3009). */
+  assetTransferMethod?: 'eip3009' | 'permit2';
 };
 
 /** The x402 v2 PaymentRequirements for an exact EVM price (addresses checksummed, amount as a decimal string). */
@@ -28,7 +30,7 @@ export function exactEvmRequirements(price: ExactEvmPrice): PaymentRequirements 
     asset: getAddress(price.asset),
     payTo: getAddress(price.payTo),
     maxTimeoutSeconds: price.maxTimeoutSeconds,
-    extra: { name: price.name, version: price.version },
+    extra: { name: price.name, version: price.version, ...(price.assetTransferMethod === 'permit2' ? { assetTransferMethod: 'permit2' } : {}) },
   };
 }
 

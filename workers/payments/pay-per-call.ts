@@ -1,6 +1,7 @@
 import { encodePaymentResponseHeader } from '@x402/core/http';
 import type { PaymentPayload, PaymentRequirements, ResourceInfo } from '@x402/core/types';
 import { PAYMENT_IDENTIFIER, declarePaymentIdentifierExtension, extractPaymentIdentifier } from '@x402/extensions/payment-identifier';
+import { PERMIT2_ADDRESS } from '@x402/evm';
 import { createPublicClient, http, parseAbi, type Hex } from 'viem';
 import { ProofgateError } from '../../core/errors';
 import {
@@ -24,7 +25,7 @@ export class PaymentsUnavailableError extends ProofgateError {
 // How long an authorization must stay valid beyond now: room to run the model and settle after it.
 const SYNC_MIN_VALIDITY_S = 30;
 
-const eip3009Abi = parseAbi([
+const tokenAbi = parseAbi([
   'function balanceOf(address) view returns (uint256)',
   'function authorizationState(address authorizer, bytes32 nonce) view returns (bool)',
 ]);
@@ -143,16 +144,23 @@ export class PaidCall {
   }
 }
 
-// Balance and nonce state, when the edge can reach the chain: a payer who cannot pay, or an
-// authorization already used on chain, is refused before any work.
+// Balance and nonce state, when the edge can reach the chain: a payer who cannot pay, an
+// authorization already used on chain, or a Permit2 payment on a chain without Permit2 is refused
+// before any work.
 async function checkOnChain(config: PaymentConfig, p: VerifiedExactEvmPayment): Promise<{ code: string; message: string } | null> {
   if (!config.rpcUrl) return null;
   const client = createPublicClient({ transport: http(config.rpcUrl, { timeout: 5_000, retryCount: 0 }) });
   try {
-    const [balance, used] = await Promise.all([
-      client.readContract({ address: config.asset, abi: eip3009Abi, functionName: 'balanceOf', args: [p.payer] }),
-      client.readContract({ address: config.asset, abi: eip3009Abi, functionName: 'authorizationState', args: [p.payer, p.authorization.nonce] }),
+    const [balance, used, permit2Code] = await Promise.all([
+      client.readContract({ address: config.asset, abi: tokenAbi, functionName: 'balanceOf', args: [p.payer] }),
+      p.method === 'eip3009'
+        ? client.readContract({ address: config.asset, abi: tokenAbi, functionName: 'authorizationState', args: [p.payer, p.authorization.nonce] })
+        : false,
+      p.method === 'permit2' ? client.getCode({ address: PERMIT2_ADDRESS }) : undefined,
     ]);
+    if (p.method === 'permit2' && (!permit2Code || permit2Code === '0x')) {
+      return { code: 'permit2_unavailable', message: `this chain has no Permit2 contract at ${PERMIT2_ADDRESS}` };
+    }
     if (used) return { code: 'authorization_already_used', message: 'this authorization was already used on chain' };
     if (balance < p.authorization.value) return { code: 'insufficient_funds', message: `payer ${p.payer} holds ${balance}, needs ${p.authorization.value}` };
     return null;

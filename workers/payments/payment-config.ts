@@ -16,6 +16,8 @@ export interface PaymentConfig {
   maxTimeoutSeconds: number;
   /** How long a settlement may take before its outcome counts as open (the payment goes pending). */
   settleTimeoutMs: number;
+  /** EIP-3009 (default) or Permit2, for tokens without EIP-3009; Permit2 needs its contracts on the chain. */
+  assetTransferMethod: 'eip3009' | 'permit2';
 }
 
 /** The deployment's payment settings, or null when x402 is not configured (priced models then answer 503). */
@@ -33,6 +35,7 @@ export function paymentConfig(env: Env): PaymentConfig | null {
     rpcUrl: env.X402_RPC_URL || null,
     maxTimeoutSeconds: Number(env.X402_MAX_TIMEOUT_SECONDS) || 300,
     settleTimeoutMs: Number(env.X402_SETTLE_TIMEOUT_MS) || 30_000,
+    assetTransferMethod: env.X402_ASSET_TRANSFER_METHOD === 'permit2' ? 'permit2' : 'eip3009',
   };
 }
 
@@ -41,5 +44,6 @@ export function requirementsFor(config: PaymentConfig, amount: string): PaymentR
   return exactEvmRequirements({
     chainId: config.chainId, asset: config.asset, payTo: config.payTo, amount: BigInt(amount),
     maxTimeoutSeconds: config.maxTimeoutSeconds, name: config.assetName, version: config.assetVersion,
+    assetTransferMethod: config.assetTransferMethod,
   });
 }

@@ -113,6 +113,11 @@ export class TaskQuorum extends DurableObject<Env> {
     };
   }
 
+  /** The operator registry (keys, stakes) the task was dispatched under; null when no task has this id. */
+  registrySnapshot(): RegisteredOperator[] | null {
+    return this.state?.operators.map(({ id, blsPublicKey, stake, status }) => ({ id, blsPublicKey, stake, status })) ?? null;
+  }
+
   /** Resolves with the view once the task is final or after `timeoutMs`, whichever comes first. */
   async waitFor(timeoutMs: number): Promise<TaskView | null> {
     if (this.state && !isFinal(this.state.status)) {

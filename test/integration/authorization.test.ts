@@ -208,6 +208,17 @@ describe('intents and attestations', () => {
     assert.deepEqual(expired.reasons, ['expired']);
   });
 
+  it("judges an attestation by its task's registry snapshot, so a later stake change does not void it", async () => {
+    const setStake = (stake: string) => postJson(`${stack.gateway}/v1/operators/operator-1/stake`, { stake }, admin());
+    assert.equal((await setStake('5')).status, 200);
+    try {
+      const remote = await postJson(`${stack.gateway}/v1/attestations/verify`, { attestation, chainId: 31337, policyId });
+      assert.deepEqual(remote.body, { valid: true, reasons: [] });
+    } finally {
+      assert.equal((await setStake('50')).status, 200);
+    }
+  });
+
   it('consumes an attestation once; the second consumption is refused with 409', async () => {
     const res = await postJson(`${stack.gateway}/v1/intents`, { intent: intent({ value: '42' }), policyId });
     const fresh: Attestation = res.body.attestation;

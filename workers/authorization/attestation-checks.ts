@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { verifyAttestation, type AttestationVerification } from '../../core/attestation';
 import { ProofgateError } from '../../core/errors';
 import { attestationLedger, type AttestationLedger } from '../../durable-objects/attestation-ledger';
+import { taskQuorum, type TaskQuorum } from '../../durable-objects/task-quorum';
 import { activeOperatorSnapshot, toRegistry } from './operator-registry';
 import { parseBody } from './parse-body';
 
@@ -35,9 +36,25 @@ function claimedDigest(attestation: unknown): Hex | null {
   return typeof digest === 'string' && /^0x[0-9a-fA-F]{64}$/.test(digest) ? (digest.toLowerCase() as Hex) : null;
 }
 
-async function check(db: D1Database, body: unknown, nowMs: number, consumedDigest: Hex | null): Promise<AttestationVerification & { digest: Hex | null }> {
+/** Where attestations are checked: D1 (the current registry), the tasks (their snapshots), the single-use ledger. */
+export interface AttestationStores {
+  db: D1Database;
+  tasks: DurableObjectNamespace<TaskQuorum>;
+  ledger: DurableObjectNamespace<AttestationLedger>;
+}
+
+// The registry an attestation is judged by: the snapshot of the task it claims (the keys and stakes
+// it was signed under, so later stake changes do not void it), or, for a task this gateway does not
+// know, the current registry of active operators.
+async function registryFor(stores: AttestationStores, attestation: unknown) {
+  const taskId = (attestation as { taskId?: unknown } | null)?.taskId;
+  const snapshot = typeof taskId === 'string' && /^0x[0-9a-fA-F]{64}$/.test(taskId) ? await taskQuorum(stores.tasks, taskId).registrySnapshot() : null;
+  return toRegistry(snapshot ?? (await activeOperatorSnapshot(stores.db)));
+}
+
+async function check(stores: AttestationStores, body: unknown, nowMs: number, consumedDigest: Hex | null): Promise<AttestationVerification & { digest: Hex | null }> {
   const req = parseBody(checkBody, body);
-  const registry = toRegistry(await activeOperatorSnapshot(db));
+  const registry = await registryFor(stores, req.attestation);
   const verification = verifyAttestation(req.attestation, registry, {
     now: BigInt(Math.floor(nowMs / 1000)),
     ...(req.chainId !== undefined ? { expectedChainId: req.chainId } : {}),
@@ -50,23 +67,23 @@ async function check(db: D1Database, body: unknown, nowMs: number, consumedDiges
 }
 
 /**
- * Verifies an attestation against the current registry of active operators (signature, digest,
- * expiry, chain, policy, quorum) and the single-use ledger.
+ * Verifies an attestation against the registry snapshot of its task (signature, digest, expiry,
+ * chain, policy, quorum) and the single-use ledger.
  */
-export async function checkAttestation(db: D1Database, ledger: DurableObjectNamespace<AttestationLedger>, body: unknown, nowMs: number): Promise<AttestationVerification> {
+export async function checkAttestation(stores: AttestationStores, body: unknown, nowMs: number): Promise<AttestationVerification> {
   const digest = claimedDigest((body as { attestation?: unknown } | null)?.attestation);
-  const consumed = digest !== null && (await attestationLedger(ledger, digest).consumedAt()) !== null;
-  const { valid, reasons } = await check(db, body, nowMs, consumed ? digest : null);
+  const consumed = digest !== null && (await attestationLedger(stores.ledger, digest).consumedAt()) !== null;
+  const { valid, reasons } = await check(stores, body, nowMs, consumed ? digest : null);
   return { valid, reasons };
 }
 
 /** Verifies an attestation and consumes it: exactly one call per attestation ever succeeds. */
 export async function consumeAttestation(
-  db: D1Database, ledger: DurableObjectNamespace<AttestationLedger>, body: unknown, nowMs: number,
+  stores: AttestationStores, body: unknown, nowMs: number,
 ): Promise<{ consumed: true; digest: Hex; consumedAt: string }> {
-  const { valid, reasons, digest } = await check(db, body, nowMs, null);
+  const { valid, reasons, digest } = await check(stores, body, nowMs, null);
   if (!valid || digest === null) throw new InvalidAttestationError(reasons);
-  const result = await attestationLedger(ledger, digest).consume(nowMs);
+  const result = await attestationLedger(stores.ledger, digest).consume(nowMs);
   if (!result.consumed) throw new AttestationAlreadyUsedError(result.consumedAt);
   return { consumed: true, digest, consumedAt: new Date(result.consumedAt).toISOString() };
 }

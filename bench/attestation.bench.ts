@@ -10,6 +10,7 @@ import { launchOperators, publishDemoAuthorizationPolicy } from '../local-stack/
 import { ProcessGroup } from '../local-stack/process-group';
 import { launchTestStack } from '../test/support/test-stack';
 import { percentile, timeRuns } from './stats';
+import { POLICY } from '../test/unit/authorization/task-fixtures';
 
 // Attestation costs against their baselines, measured in the same run:
 // - verifying a 100-signer attestation (verifyAttestation: 100 compressed G1 keys decompressed and
@@ -19,19 +20,6 @@ import { percentile, timeRuns } from './stats';
 
 const SIGNERS = 100;
 
-const POLICY = `package proofgate.authz
-
-import rego.v1
-
-default allow := false
-
-allow if {
-  not input.to in data.params.blocked
-  to_number(input.value) <= data.params.maxValue
-}
-
-deny contains "recipient is blocked" if input.to in data.params.blocked
-`;
 
 function task(): AuthorizationTask {
   return {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BaseError, ContractFunctionRevertedError, hexToBytes, bytesToHex, type Address, type Hex } from 'viem';
+import { hexToBytes, bytesToHex, type Address, type Hex } from 'viem';
 import { startAnvil, type AnvilInstance } from '../../chain/anvil';
 import { deployProtectedVault, protectedCallAbi, toAttestationCallData } from '../../chain/attestation-validator';
 import { connect, type ChainClients } from '../../chain/clients';
@@ -11,6 +11,7 @@ import { ProcessGroup } from '../../local-stack/process-group';
 import { buildPolicyData } from '../../policy-data/build';
 import { call, postJson } from '../support/gateway-client';
 import { launchTestStack } from '../support/test-stack';
+import { revertsWith } from '../support/contract-reverts';
 
 // The whole authorization flow on one machine: the Worker in workerd, three operator processes
 // (stakes 50/30/20) running a real PolicyData WebAssembly module and the Rego policy, and anvil
@@ -82,15 +83,6 @@ async function withdraw(attestation: Attestation, value = BigInt(attestation.int
   assert.equal(receipt.status, 'success');
 }
 
-function revertsWith(errorName: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof BaseError, String(error));
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    assert.ok(revert instanceof ContractFunctionRevertedError, error.message);
-    assert.equal(revert.data?.errorName, errorName);
-    return true;
-  };
-}
 
 describe('intent → PolicyData → Rego → BLS quorum → attestation', { timeout: 180_000 }, () => {
   it('fixes the PolicyData output by consensus and attests under it', async () => {

@@ -14,6 +14,7 @@ import { ProcessGroup } from '../../local-stack/process-group';
 import { call, postJson } from '../support/gateway-client';
 import { seededRandom } from '../support/seeded-random';
 import { launchTestStack } from '../support/test-stack';
+import { POLICY } from '../unit/authorization/task-fixtures';
 
 // A stack of its own (no backends, no models) with three operator processes staked 50/30/20, so
 // this file controls the whole operator registry. Stopping operators comes last.
@@ -36,25 +37,11 @@ after(async () => {
 const admin = () => ({ authorization: `Bearer ${stack.adminToken}` });
 const operatorAuth = () => ({ authorization: `Bearer ${stack.operatorToken}` });
 
-const DEMO_POLICY = `package proofgate.authz
-
-import rego.v1
-
-default allow := false
-
-allow if {
-  not input.to in data.params.blocked
-  to_number(input.value) <= data.params.maxValue
-}
-
-deny contains "recipient is blocked" if input.to in data.params.blocked
-deny contains "value above limit" if to_number(input.value) > data.params.maxValue
-`;
 const BLOCKED = '0x000000000000000000000000000000000000dEaD';
 
 async function createPolicy(params: unknown, thresholdBps?: number): Promise<Hex> {
   const res = await postJson(`${stack.gateway}/v1/policies`, {
-    modules: { 'authz.rego': DEMO_POLICY }, entrypoint: 'data.proofgate.authz', params, ...(thresholdBps ? { thresholdBps } : {}),
+    modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params, ...(thresholdBps ? { thresholdBps } : {}),
   }, admin());
   assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res.body));
   return res.body.id as Hex;
@@ -264,7 +251,7 @@ describe('intents and attestations', () => {
     }
     assert.equal((await call(`${stack.gateway}/v1/tasks/0x${'12'.repeat(32)}`)).status, 404);
     const missingModule = await postJson(`${stack.gateway}/v1/policies`, {
-      modules: { 'authz.rego': DEMO_POLICY }, entrypoint: 'data.proofgate.authz', params: { maxValue: 1, blocked: [] },
+      modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params: { maxValue: 1, blocked: [] },
       policyData: [{ name: 'ghost', sha256: `0x${'77'.repeat(32)}` }],
     }, admin());
     const refused = await postJson(`${stack.gateway}/v1/intents`, { intent: intent(), policyId: missingModule.body.id });

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BaseError, ContractFunctionRevertedError, bytesToHex, hexToBytes, type Address, type Hex } from 'viem';
+import { bytesToHex, hexToBytes, type Address, type Hex } from 'viem';
 import { startAnvil, type AnvilInstance } from '../../../chain/anvil';
 import { connect, type ChainClients } from '../../../chain/clients';
 import {
@@ -24,6 +24,7 @@ import {
   type Attestation,
 } from '../../../core/attestation';
 import { OPERATORS, POLICY_ID, makeRegistry, makeRequest, rehash, signAttestation } from './fixtures';
+import { revertsWith } from '../../support/contract-reverts';
 
 const ONE_ETHER = 10n ** 18n;
 const registry = makeRegistry();
@@ -65,16 +66,6 @@ async function withdraw(attestation: Attestation, value = BigInt(attestation.int
   return hash;
 }
 
-/** An assert.rejects validator: the call reverted with the named custom error. */
-function revertsWith(errorName: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof BaseError, String(error));
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    assert.ok(revert instanceof ContractFunctionRevertedError, error.message);
-    assert.equal(revert.data?.errorName, errorName);
-    return true;
-  };
-}
 
 /** Asserts the protected call reverts with the named custom error (from the vault or the validator). */
 async function assertWithdrawReverts(attestation: Attestation, errorName: string, value?: bigint): Promise<void> {

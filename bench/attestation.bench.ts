@@ -1,16 +1,25 @@
 import { bytesToHex, hexToBytes, type Hex } from 'viem';
 import {
-  admitOperator, assembleAttestation, createProofOfPossession, generateKeyPair, signMessage, verifyAttestation, verifySignature,
-  computeAttestationDigest, computeIntentHash, type AttestationRequest, type OperatorRegistry,
+  admitOperator,
+  assembleAttestation,
+  createProofOfPossession,
+  generateKeyPair,
+  signMessage,
+  verifyAttestation,
+  verifySignature,
+  computeAttestationDigest,
+  computeIntentHash,
+  type AttestationRequest,
+  type OperatorRegistry,
 } from '../core/attestation';
 import { compilePolicy } from '../core/rego';
-import { signTask } from '../gpu-backend/operator/evaluate-task';
-import type { AuthorizationTask } from '../workers/authorization/task-protocol';
+import { signTask } from '../signer-node/evaluate-task';
+import type { IntentTask } from '../core/operator-protocol';
 import { launchOperators, publishDemoAuthorizationPolicy } from '../local-stack/operators';
 import { ProcessGroup } from '../local-stack/process-group';
 import { launchTestStack } from '../test/support/test-stack';
 import { percentile, timeRuns } from './stats';
-import { POLICY } from '../test/unit/authorization/task-fixtures';
+import { POLICY } from '../test/unit/intents/task-fixtures';
 
 // Attestation costs against their baselines, measured in the same run:
 // - verifying a 100-signer attestation (verifyAttestation: 100 compressed G1 keys decompressed and
@@ -20,13 +29,25 @@ import { POLICY } from '../test/unit/authorization/task-fixtures';
 
 const SIGNERS = 100;
 
-
-function task(): AuthorizationTask {
+function task(): IntentTask {
   return {
-    taskId: `0x${'0a'.repeat(32)}`, policyId: `0x${'0b'.repeat(32)}`, policyClient: '0x00000000000000000000000000000000000000c1', chainId: 31337,
-    intent: { from: '0x1111111111111111111111111111111111111111', to: '0x2222222222222222222222222222222222222222', value: '1000', data: '0x', chainId: 31337 },
-    modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params: { maxValue: 5000, blocked: ['0x000000000000000000000000000000000000dEaD'] },
-    policyData: [], createdAt: 1_800_000_000, expiration: 1_800_003_600,
+    taskId: `0x${'0a'.repeat(32)}`,
+    policyId: `0x${'0b'.repeat(32)}`,
+    policyClient: '0x00000000000000000000000000000000000000c1',
+    chainId: 31337,
+    intent: {
+      from: '0x1111111111111111111111111111111111111111',
+      to: '0x2222222222222222222222222222222222222222',
+      value: '1000',
+      data: '0x',
+      chainId: 31337,
+    },
+    modules: { 'authz.rego': POLICY },
+    entrypoint: 'data.proofgate.authz',
+    params: { maxValue: 5000, blocked: ['0x000000000000000000000000000000000000dEaD'] },
+    policyData: [],
+    createdAt: 1_800_000_000,
+    expiration: 1_800_003_600,
   };
 }
 
@@ -37,17 +58,34 @@ export async function benchAttestation(iterations: number): Promise<void> {
   const keys = Array.from({ length: SIGNERS }, (_, i) => generateKeyPair(new Uint8Array(32).fill(0).map((_, j) => (i * 31 + j + 1) & 0xff)));
   let registry: OperatorRegistry = { operators: [] };
   keys.forEach((key, i) => {
-    registry = admitOperator(registry, { id: `op-${i}`, blsPublicKey: bytesToHex(key.publicKey), proofOfPossession: bytesToHex(createProofOfPossession(key.secretKey)), stake: 1n });
+    registry = admitOperator(registry, {
+      id: `op-${i}`,
+      blsPublicKey: bytesToHex(key.publicKey),
+      proofOfPossession: bytesToHex(createProofOfPossession(key.secretKey)),
+      stake: 1n,
+    });
   });
   const t = task();
   const request: AttestationRequest = {
-    taskId: t.taskId, policyId: t.policyId, policyClient: t.policyClient, chainId: t.chainId, intent: t.intent, allowed: true, reasons: [],
-    policyDataHash: `0x${'00'.repeat(32)}`, expiration: t.expiration, thresholdBps: 6700,
+    taskId: t.taskId,
+    policyId: t.policyId,
+    policyClient: t.policyClient,
+    chainId: t.chainId,
+    intent: t.intent,
+    allowed: true,
+    reasons: [],
+    policyDataHash: `0x${'00'.repeat(32)}`,
+    expiration: t.expiration,
+    thresholdBps: 6700,
   };
   const digest = computeAttestationDigest({ ...request, intentHash: computeIntentHash(t.intent) });
   const message = hexToBytes(digest);
   const signatures = keys.map((key) => signMessage(key.secretKey, message));
-  const attestation = assembleAttestation(request, signatures.map((s, i) => ({ operatorId: `op-${i}`, signature: bytesToHex(s) as Hex })), registry);
+  const attestation = assembleAttestation(
+    request,
+    signatures.map((s, i) => ({ operatorId: `op-${i}`, signature: bytesToHex(s) as Hex })),
+    registry,
+  );
   const now = BigInt(t.createdAt);
   if (!verifyAttestation(attestation, registry, { now }).valid) throw new Error('benchmark attestation does not verify');
 
@@ -71,8 +109,10 @@ export async function benchAttestation(iterations: number): Promise<void> {
   row(`baseline: ${SIGNERS} signatures verified one by one`, oneByOne);
   row('operator phase 2: Rego evaluation + digest + BLS sign', phase2);
   row('baseline: bare BLS sign of a digest', bareSign);
-  process.stdout.write(`aggregate/single ratio p50: ${(percentile(aggregate, 50) / percentile(single, 50)).toFixed(2)}x; `
-    + `one-by-one/aggregate p50: ${(percentile(oneByOne, 50) / percentile(aggregate, 50)).toFixed(1)}x\n`);
+  process.stdout.write(
+    `aggregate/single ratio p50: ${(percentile(aggregate, 50) / percentile(single, 50)).toFixed(2)}x; ` +
+      `one-by-one/aggregate p50: ${(percentile(oneByOne, 50) / percentile(aggregate, 50)).toFixed(1)}x\n`,
+  );
 }
 
 /**
@@ -85,17 +125,24 @@ export async function benchIntentAttestation(iterations: number): Promise<void> 
   const group = new ProcessGroup();
   try {
     await launchOperators({
-      gateway: stack.gateway, adminToken: stack.adminToken, operatorToken: stack.operatorToken, stateDir: stack.stateDir,
-      logsDir: stack.logsDir, group, stakes: [50n, 30n, 20n],
+      gateway: stack.gateway,
+      adminToken: stack.adminToken,
+      operatorToken: stack.operatorToken,
+      stateDir: stack.stateDir,
+      logsDir: stack.logsDir,
+      group,
+      stakes: [50n, 30n, 20n],
     });
     const plain = await fetch(`${stack.gateway}/v1/policies`, {
-      method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params: { maxValue: 5000, blocked: [] } }),
     }).then(async (r) => ((await r.json()) as { id: Hex }).id);
     const withData = (await publishDemoAuthorizationPolicy(stack.gateway, stack.adminToken)).policyId;
     const intent = (policyId: Hex) => async (): Promise<void> => {
       const res = await fetch(`${stack.gateway}/v1/intents`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ intent: { ...task().intent, value: '1' }, policyId }),
       });
       const body = (await res.json()) as { status?: string };
@@ -108,7 +155,9 @@ export async function benchIntentAttestation(iterations: number): Promise<void> 
     process.stdout.write(`\nintent → attestation through the gateway (3 operator processes, ${runs} sequential intents each)\n`);
     process.stdout.write(`${'what'.padEnd(52)} ${'p50'.padStart(11)} ${'p99'.padStart(11)}\n`);
     for (const [label, samples] of [
-      ['baseline: GET /healthz through wrangler dev', floor], ['intent, Rego policy only', rego], ['intent, Rego policy + one PolicyData module', policyData],
+      ['baseline: GET /healthz through wrangler dev', floor],
+      ['intent, Rego policy only', rego],
+      ['intent, Rego policy + one PolicyData module', policyData],
     ] as const) {
       process.stdout.write(`${label.padEnd(52)} ${ms(percentile(samples, 50))} ${ms(percentile(samples, 99))}\n`);
     }

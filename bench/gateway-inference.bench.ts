@@ -24,12 +24,17 @@ function cases(): Case[] {
   const image = Array.from({ length: 3 * 64 * 64 }, (_, i) => Math.fround(((i * 7919) % 255) / 255 - 0.5));
   return [
     {
-      model: 'tiny-add', bytes: testModels()[0]!.bytes,
+      model: 'tiny-add',
+      bytes: testModels()[0]!.bytes,
       json: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [4, 3, 2, 1] } },
-      feeds: () => ({ a: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]), b: new ort.Tensor('float32', Float32Array.from([4, 3, 2, 1]), [1, 4]) }),
+      feeds: () => ({
+        a: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]),
+        b: new ort.Tensor('float32', Float32Array.from([4, 3, 2, 1]), [1, 4]),
+      }),
     },
     {
-      model: 'silero-vad', bytes: new Uint8Array(silero),
+      model: 'silero-vad',
+      bytes: new Uint8Array(silero),
       json: {
         input: { type: 'float32', dims: [1, 512], data: audio },
         state: { type: 'float32', dims: [2, 1, 128], data: new Array(256).fill(0) },
@@ -42,7 +47,8 @@ function cases(): Case[] {
       }),
     },
     {
-      model: 'ppocr-det', bytes: new Uint8Array(ocr),
+      model: 'ppocr-det',
+      bytes: new Uint8Array(ocr),
       json: { x: { type: 'float32', dims: [1, 3, 64, 64], data: image } },
       feeds: () => ({ x: new ort.Tensor('float32', Float32Array.from(image), [1, 3, 64, 64]) }),
     },
@@ -54,8 +60,12 @@ export async function benchGatewayInference(iterations: number): Promise<void> {
   const stack = await launchTestStack({ backends: 1, log: (l) => process.stderr.write(`[bench] ${l}\n`) });
   try {
     // The floor of any gateway call in local dev: wrangler's proxy, workerd and one D1 query.
-    const floor = await timeRuns(async () => { await (await fetch(`${stack.gateway}/healthz`)).arrayBuffer(); }, iterations);
-    process.stdout.write(`\ngateway floor (GET /healthz through wrangler dev, one D1 read): p50 ${ms(percentile(floor, 50)).trim()}, p99 ${ms(percentile(floor, 99)).trim()}\n`);
+    const floor = await timeRuns(async () => {
+      await (await fetch(`${stack.gateway}/healthz`)).arrayBuffer();
+    }, iterations);
+    process.stdout.write(
+      `\ngateway floor (GET /healthz through wrangler dev, one D1 read): p50 ${ms(percentile(floor, 50)).trim()}, p99 ${ms(percentile(floor, 99)).trim()}\n`,
+    );
     process.stdout.write(`\ngateway inference vs direct onnxruntime-node (${iterations} sequential calls each, 1 CPU backend)\n`);
     process.stdout.write('model        direct p50   direct p99   gateway p50  gateway p99  overhead p50  ratio p50\n');
     for (const c of cases()) {
@@ -64,12 +74,18 @@ export async function benchGatewayInference(iterations: number): Promise<void> {
       await session.release();
       const body = JSON.stringify({ inputs: c.json });
       const gateway = await timeRuns(async () => {
-        const res = await fetch(`${stack.gateway}/v1/models/${c.model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const res = await fetch(`${stack.gateway}/v1/models/${c.model}/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
         if (!res.ok) throw new Error(`${c.model}: HTTP ${res.status} ${await res.text()}`);
         await res.arrayBuffer();
       }, iterations);
       const [d50, d99, g50, g99] = [percentile(direct, 50), percentile(direct, 99), percentile(gateway, 50), percentile(gateway, 99)];
-      process.stdout.write(`${c.model.padEnd(12)} ${ms(d50)} ${ms(d99)} ${ms(g50)} ${ms(g99)} ${ms(g50 - d50)}  ${(g50 / d50).toFixed(1).padStart(8)}x\n`);
+      process.stdout.write(
+        `${c.model.padEnd(12)} ${ms(d50)} ${ms(d99)} ${ms(g50)} ${ms(g99)} ${ms(g50 - d50)}  ${(g50 / d50).toFixed(1).padStart(8)}x\n`,
+      );
     }
   } finally {
     await stack.stop();

@@ -20,8 +20,18 @@ function workload() {
     modelAllowList: [{ model: 'ppocr-det', callers: Array.from({ length: 20 }, (_, i) => `key_${i}`) }],
   };
   const input = {
-    caller: 'key_00000000000000aa', model: 'silero-vad', version: 1, price: '1000', method: 'POST', path: '/v1/models/silero-vad/infer',
-    headers: { 'content-type': 'application/json', 'user-agent': `agent/1.0 ${'x'.repeat(2000)}`, origin: 'https://example.com', 'cf-ipcountry': 'DE' },
+    caller: 'key_00000000000000aa',
+    model: 'silero-vad',
+    version: 1,
+    price: '1000',
+    method: 'POST',
+    path: '/v1/models/silero-vad/infer',
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': `agent/1.0 ${'x'.repeat(2000)}`,
+      origin: 'https://example.com',
+      'cf-ipcountry': 'DE',
+    },
     time: '2026-11-25T10:00:00Z',
   };
   return { modules, params, input, nowNs: 1_795_600_000_000_000_000n };
@@ -44,21 +54,52 @@ export async function benchRegoAdmission(iterations: number): Promise<void> {
   try {
     const port = await freePort();
     const logFile = join(REPO_ROOT, '.proofgate', 'bench-workerd-rego.log');
-    const proc = group.spawn('rego-bench-worker', process.execPath, [
-      join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--config', join(REPO_ROOT, 'bench', 'workerd-rego', 'wrangler.toml'),
-      '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false',
-    ], { env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' }, logFile, cwd: REPO_ROOT });
+    const proc = group.spawn(
+      'rego-bench-worker',
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+        'dev',
+        '--config',
+        join(REPO_ROOT, 'bench', 'workerd-rego', 'wrangler.toml'),
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--inspector-port',
+        String(await freePort()),
+        '--show-interactive-dev-session=false',
+      ],
+      {
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+        logFile,
+        cwd: REPO_ROOT,
+      },
+    );
     const url = `http://127.0.0.1:${port}/`;
     await waitForHttp(url, (r) => r.status !== 502, { timeoutMs: 60_000, process: proc, what: 'the workerd bench Worker' });
     const res = await fetch(url, {
       method: 'POST',
-      body: JSON.stringify({ modules: w.modules, rules: RULES, input: w.input, params: w.params, nowNs: w.nowNs.toString(), samples: 60, batch: 500, warmup: 500 }),
+      body: JSON.stringify({
+        modules: w.modules,
+        rules: RULES,
+        input: w.input,
+        params: w.params,
+        nowNs: w.nowNs.toString(),
+        samples: 60,
+        batch: 500,
+        warmup: 500,
+      }),
     });
     const { samples } = (await res.json()) as { samples: number[] };
     const workerd = samples.map((ms) => ms * 1000);
-    process.stdout.write(`\nRego admission decision (policies/admission.rego, ~20 rules, ${Math.round(JSON.stringify(w.input).length / 1024)} KB input; allow + deny)\n`);
+    process.stdout.write(
+      `\nRego admission decision (policies/admission.rego, ~20 rules, ${Math.round(JSON.stringify(w.input).length / 1024)} KB input; allow + deny)\n`,
+    );
     process.stdout.write(`  node     p50 ${us(percentile(node, 50))}  p99 ${us(percentile(node, 99))}  (${node.length} single evaluations)\n`);
-    process.stdout.write(`  workerd  p50 ${us(percentile(workerd, 50))}  p99 ${us(percentile(workerd, 99))}  (${workerd.length} samples, each the mean of 500: workerd's clock has 1 ms steps)\n`);
+    process.stdout.write(
+      `  workerd  p50 ${us(percentile(workerd, 50))}  p99 ${us(percentile(workerd, 99))}  (${workerd.length} samples, each the mean of 500: workerd's clock has 1 ms steps)\n`,
+    );
   } finally {
     await group.stopAll();
   }

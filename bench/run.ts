@@ -23,7 +23,9 @@ Proofgate's benchmarks, each against a baseline measured in the same run:
 `;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string', default: '200' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, iterations: { type: 'string', default: '200' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     process.stdout.write(HELP);
     return;
@@ -37,6 +39,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

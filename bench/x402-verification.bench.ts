@@ -15,11 +15,15 @@ export async function benchX402Verification(iterations: number): Promise<void> {
   const stack = await launchTestStack({ backends: 1, log: (l) => process.stderr.write(`[bench] ${l}\n`) });
   try {
     const payer = privateKeyToAccount(stack.chain!.payerPrivateKey as Hex);
-    const body = JSON.stringify({ inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [4, 3, 2, 1] } } });
+    const body = JSON.stringify({
+      inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [4, 3, 2, 1] } },
+    });
     const call = async (model: string, header?: string): Promise<number> => {
       const start = performance.now();
       const res = await fetch(`${stack.gateway}/v1/models/${model}/infer`, {
-        method: 'POST', headers: { 'content-type': 'application/json', ...(header ? { 'payment-signature': header } : {}) }, body,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(header ? { 'payment-signature': header } : {}) },
+        body,
       });
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`${model}: HTTP ${res.status}`);
@@ -46,7 +50,9 @@ export async function benchX402Verification(iterations: number): Promise<void> {
     process.stdout.write(`\nx402 at the edge vs the same call on a free model (${iterations} interleaved calls each, tiny-add model)\n`);
     for (const [name, xs] of Object.entries(series)) {
       const p50 = percentile(xs, 50);
-      process.stdout.write(`  ${name.padEnd(11)} median ${ms(p50)}  p99 ${ms(percentile(xs, 99))}  median cost over free ${ms(p50 - free50)}  ratio ${(p50 / free50).toFixed(2)}x\n`);
+      process.stdout.write(
+        `  ${name.padEnd(11)} median ${ms(p50)}  p99 ${ms(percentile(xs, 99))}  median cost over free ${ms(p50 - free50)}  ratio ${(p50 / free50).toFixed(2)}x\n`,
+      );
     }
   } finally {
     await stack.stop();

@@ -99,13 +99,7 @@ export async function registerOperatorsOnChain(
 }
 
 /** Deploys the example ProtectedVault bound to `validator` and `policyId`, funded with `fundWei`. */
-export async function deployProtectedVault(
-  rpcUrl: string,
-  deployerKey: Hex,
-  validator: Address,
-  policyId: Hex,
-  fundWei: bigint,
-): Promise<Address> {
+export async function deployProtectedVault(rpcUrl: string, deployerKey: Hex, validator: Address, policyId: Hex, fundWei: bigint): Promise<Address> {
   const vault = await deployContract(rpcUrl, deployerKey, protectedVaultArtifact(), [validator, policyId]);
   if (fundWei > 0n) {
     const { walletClient, publicClient } = await connect(rpcUrl, deployerKey);

@@ -1,4 +1,15 @@
-import { createPublicClient, createWalletClient, defineChain, http, type Chain, type Hex, type PublicClient, type WalletClient, type Account, type Transport } from 'viem';
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type WalletClient,
+  type Account,
+  type Transport,
+} from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 
 /** A viem chain description for a local (anvil) node. */

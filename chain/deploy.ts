@@ -10,12 +10,7 @@ export class DeployError extends ProofgateError {
 }
 
 /** Deploys a compiled contract, waits for its receipt and returns the new contract's (checksummed) address. */
-export async function deployContract(
-  rpcUrl: string,
-  deployerPrivateKey: Hex,
-  artifact: { abi: Abi; bytecode: Hex },
-  args: unknown[],
-): Promise<Hex> {
+export async function deployContract(rpcUrl: string, deployerPrivateKey: Hex, artifact: { abi: Abi; bytecode: Hex }, args: unknown[]): Promise<Hex> {
   const { walletClient, publicClient } = await connect(rpcUrl, deployerPrivateKey);
   const hash = await walletClient.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args });
   const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });

@@ -34,9 +34,8 @@ function loadSolc(): Solc {
 }
 
 // The installed package version keys the cache, so an upgrade of solc never serves stale bytecode.
-const solcPackageVersion: string = (
-  JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'solc', 'package.json'), 'utf8')) as { version: string }
-).version;
+const solcPackageVersion: string = (JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'solc', 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 const importPattern = /^\s*import\s+(?:[^'"]*?\bfrom\s+)?["']([^"']+)["']/gm;
 

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CompiledPolicy, RuleNode } from '../core/rego/compile';
+import type { CompiledPolicy, RuleNode } from '../core/rego/ir';
 import { RObject, RSet, RegoError, compilePolicy, parseJSON, queryValues } from '../core/rego/index';
 import type { EvalContext, Value } from '../core/rego/index';
 import { jsonString, jsonText } from '../core/rego/value';
@@ -58,16 +58,22 @@ function merge(into: RObject, from: RObject): void {
 
 /** Indented JSON that keeps big integers exact. */
 function pretty(v: Value, indent = ''): string {
-  const next = indent + '  ';
+  const next = `${indent}  `;
   if (Array.isArray(v) || v instanceof RSet) {
     const items = Array.isArray(v) ? v : v.values();
     if (!items.length) return '[]';
-    return '[\n' + items.map((x) => next + pretty(x, next)).join(',\n') + '\n' + indent + ']';
+    return `[\n${items.map((x) => next + pretty(x, next)).join(',\n')}\n${indent}]`;
   }
   if (v instanceof RObject) {
     const es = v.entries();
     if (!es.length) return '{}';
-    return '{\n' + es.map(([k, x]) => next + jsonString(typeof k === 'string' ? k : jsonText(k)) + ': ' + pretty(x, next)).join(',\n') + '\n' + indent + '}';
+    return (
+      '{\n' +
+      es.map(([k, x]) => `${next + jsonString(typeof k === 'string' ? k : jsonText(k))}: ${pretty(x, next)}`).join(',\n') +
+      '\n' +
+      indent +
+      '}'
+    );
   }
   return jsonText(v);
 }
@@ -84,7 +90,7 @@ function isExpression(q: string): boolean {
 function cmdEval(opts: Record<string, string | string[] | boolean | undefined>, positionals: string[]): number {
   const q = positionals[0];
   if (!q) {
-    process.stderr.write('rego eval: a query is required\n' + HELP);
+    process.stderr.write(`rego eval: a query is required\n${HELP}`);
     return 2;
   }
   const { modules, data } = load((opts.data as string[] | undefined) ?? []);
@@ -110,7 +116,7 @@ function cmdEval(opts: Record<string, string | string[] | boolean | undefined>, 
       result.push(RObject.fromRecord({ bindings }));
     }
   }
-  process.stdout.write(pretty(result.length ? RObject.fromRecord({ result }) : new RObject()) + '\n');
+  process.stdout.write(`${pretty(result.length ? RObject.fromRecord({ result }) : new RObject())}\n`);
   return 0;
 }
 
@@ -125,7 +131,7 @@ function findTests(node: RuleNode, out: RuleNode[]): RuleNode[] {
 function cmdTest(opts: Record<string, string | string[] | boolean | undefined>, positionals: string[]): number {
   const paths = [...positionals, ...((opts.data as string[] | undefined) ?? [])];
   if (!paths.length) {
-    process.stderr.write('rego test: a path is required\n' + HELP);
+    process.stderr.write(`rego test: a path is required\n${HELP}`);
     return 2;
   }
   const { modules, data } = load(paths);
@@ -135,13 +141,17 @@ function cmdTest(opts: Record<string, string | string[] | boolean | undefined>, 
   let fail = 0;
   let errors = 0;
   for (const t of tests) {
-    const ref = 'data.' + t.path.join('.');
+    const ref = `data.${t.path.join('.')}`;
     const file = t.rules[0]?.loc.file ?? '';
     const started = performance.now();
     let status: 'PASS' | 'FAIL' | 'ERROR';
     let detail = '';
     try {
-      const rows = queryValues(policy, `__value__ = ${ref}`, { data, context: evalContext(opts['now-ns'] as string | undefined), strictBuiltinErrors: Boolean(opts.strict) });
+      const rows = queryValues(policy, `__value__ = ${ref}`, {
+        data,
+        context: evalContext(opts['now-ns'] as string | undefined),
+        strictBuiltinErrors: Boolean(opts.strict),
+      });
       status = rows.length === 1 && rows[0]!.get('__value__') === true ? 'PASS' : 'FAIL';
     } catch (e) {
       status = 'ERROR';
@@ -153,7 +163,7 @@ function cmdTest(opts: Record<string, string | string[] | boolean | undefined>, 
     else errors++;
     if (status !== 'PASS' || opts.verbose) process.stdout.write(`${file}: ${ref}: ${status} (${ms}ms)${detail ? `\n  ${detail}` : ''}\n`);
   }
-  process.stdout.write('-'.repeat(80) + '\n');
+  process.stdout.write(`${'-'.repeat(80)}\n`);
   if (pass) process.stdout.write(`PASS: ${pass}/${tests.length}\n`);
   if (fail) process.stdout.write(`FAIL: ${fail}/${tests.length}\n`);
   if (errors) process.stdout.write(`ERROR: ${errors}/${tests.length}\n`);
@@ -184,7 +194,7 @@ function main(argv: string[]): number {
     if (cmd === 'eval') return cmdEval(values, rest);
     if (cmd === 'test') return cmdTest(values, rest);
   } catch (e) {
-    process.stderr.write((e instanceof RegoError ? e.message : String((e as Error).message ?? e)) + '\n');
+    process.stderr.write(`${e instanceof RegoError ? e.message : String((e as Error).message ?? e)}\n`);
     return 1;
   }
   process.stderr.write(`unknown command ${cmd}\n${HELP}`);

@@ -48,9 +48,7 @@ function serializeObject(value: object, path: string): string {
   }
   const entries = Object.entries(value).filter(([, v]) => v !== undefined);
   entries.sort(([a], [b]) => compareCodePoints(a, b));
-  const members = entries.map(
-    ([key, v]) => `${JSON.stringify(key)}:${serialize(v, `${path}.${key}`)}`,
-  );
+  const members = entries.map(([key, v]) => `${JSON.stringify(key)}:${serialize(v, `${path}.${key}`)}`);
   return `{${members.join(',')}}`;
 }
 

@@ -58,7 +58,13 @@ export class BackendPool extends DurableObject<object> {
        ON CONFLICT(id) DO UPDATE SET address = excluded.address, url = excluded.url,
          execution_provider = excluded.execution_provider, models = excluded.models, status = excluded.status,
          last_heartbeat_at = excluded.last_heartbeat_at, cooldown_until = NULL`,
-      backend.id, backend.address, backend.url, backend.executionProvider, JSON.stringify(backend.models), backend.status, Date.now(),
+      backend.id,
+      backend.address,
+      backend.url,
+      backend.executionProvider,
+      JSON.stringify(backend.models),
+      backend.status,
+      Date.now(),
     );
   }
 
@@ -74,13 +80,20 @@ export class BackendPool extends DurableObject<object> {
    */
   acquire(modelSha256: string, exclude: string[] = []): BackendLease | null {
     const now = Date.now();
-    const rows = this.ctx.storage.sql.exec<{
-      id: string; address: string; url: string; execution_provider: string; models: string;
-    }>(
-      `SELECT id, address, url, execution_provider, models FROM backends
+    const rows = this.ctx.storage.sql
+      .exec<{
+        id: string;
+        address: string;
+        url: string;
+        execution_provider: string;
+        models: string;
+      }>(
+        `SELECT id, address, url, execution_provider, models FROM backends
        WHERE status = 'active' AND last_heartbeat_at >= ? AND (cooldown_until IS NULL OR cooldown_until <= ?)`,
-      now - HEARTBEAT_TTL_MS, now,
-    ).toArray();
+        now - HEARTBEAT_TTL_MS,
+        now,
+      )
+      .toArray();
     let best: (typeof rows)[number] | undefined;
     for (const row of rows) {
       if (exclude.includes(row.id)) continue;
@@ -103,16 +116,22 @@ export class BackendPool extends DurableObject<object> {
   /** Health of every registered backend. */
   health(): BackendHealth[] {
     const now = Date.now();
-    return this.ctx.storage.sql.exec<{ id: string; status: string; last_heartbeat_at: number | null; cooldown_until: number | null }>(
-      'SELECT id, status, last_heartbeat_at, cooldown_until FROM backends ORDER BY id',
-    ).toArray().map((r) => ({
-      id: r.id,
-      healthy: r.status === 'active' && r.last_heartbeat_at !== null && r.last_heartbeat_at >= now - HEARTBEAT_TTL_MS
-        && (r.cooldown_until === null || r.cooldown_until <= now),
-      inFlight: this.inFlight.get(r.id) ?? 0,
-      lastHeartbeatAt: r.last_heartbeat_at,
-      coolingDownUntil: r.cooldown_until !== null && r.cooldown_until > now ? r.cooldown_until : null,
-    }));
+    return this.ctx.storage.sql
+      .exec<{ id: string; status: string; last_heartbeat_at: number | null; cooldown_until: number | null }>(
+        'SELECT id, status, last_heartbeat_at, cooldown_until FROM backends ORDER BY id',
+      )
+      .toArray()
+      .map((r) => ({
+        id: r.id,
+        healthy:
+          r.status === 'active' &&
+          r.last_heartbeat_at !== null &&
+          r.last_heartbeat_at >= now - HEARTBEAT_TTL_MS &&
+          (r.cooldown_until === null || r.cooldown_until <= now),
+        inFlight: this.inFlight.get(r.id) ?? 0,
+        lastHeartbeatAt: r.last_heartbeat_at,
+        coolingDownUntil: r.cooldown_until !== null && r.cooldown_until > now ? r.cooldown_until : null,
+      }));
   }
 
   // Sort key: fewest in flight first, then least recently assigned.

@@ -1,6 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types';
-import { settleWithFacilitator } from '../workers/payments/settle-payment';
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { settleWithFacilitator } from '../core/x402';
+import { payments } from '../schema';
+
+/** The states of a payment (see README, Payments). */
+export type PaymentState = (typeof payments.$inferSelect)['state'];
 
 /** What the ledger keeps of a payment besides its state. */
 export interface PaymentReservation {
@@ -82,14 +88,20 @@ export class NonceLedger extends DurableObject<{ DB: D1Database }> {
     }
     const existing = this.one('SELECT * FROM payments WHERE nonce_key = ?', r.nonceKey);
     if (existing && existing.state !== 'released') {
-      return existing.state === 'reserved' ? { outcome: 'in_progress', recordId: existing.record_id } : { outcome: 'replay', state: existing.state, recordId: existing.record_id };
+      return existing.state === 'reserved'
+        ? { outcome: 'in_progress', recordId: existing.record_id }
+        : { outcome: 'replay', state: existing.state, recordId: existing.record_id };
     }
     this.ctx.storage.sql.exec(
       `INSERT INTO payments (nonce_key, record_id, payment_identifier, request_hash, state, reservation, response, attempts, next_attempt_at)
        VALUES (?, ?, ?, ?, 'reserved', ?, NULL, 0, NULL)
        ON CONFLICT(nonce_key) DO UPDATE SET payment_identifier = excluded.payment_identifier, request_hash = excluded.request_hash,
          state = 'reserved', reservation = excluded.reservation, response = NULL, attempts = 0, next_attempt_at = NULL`,
-      r.nonceKey, r.recordId, r.paymentIdentifier, r.requestHash, JSON.stringify(r),
+      r.nonceKey,
+      r.recordId,
+      r.paymentIdentifier,
+      r.requestHash,
+      JSON.stringify(r),
     );
     await this.mirror(r, 'reserved', { requestId: null, transaction: null, error: null });
     return { outcome: 'reserved' };
@@ -107,7 +119,11 @@ export class NonceLedger extends DurableObject<{ DB: D1Database }> {
   async settled(nonceKey: string, requestId: string, transaction: string, response: CachedResponse): Promise<void> {
     const row = this.one('SELECT * FROM payments WHERE nonce_key = ?', nonceKey);
     if (!row) return;
-    this.ctx.storage.sql.exec("UPDATE payments SET state = 'settled', response = ?, next_attempt_at = NULL WHERE nonce_key = ?", JSON.stringify(response), nonceKey);
+    this.ctx.storage.sql.exec(
+      "UPDATE payments SET state = 'settled', response = ?, next_attempt_at = NULL WHERE nonce_key = ?",
+      JSON.stringify(response),
+      nonceKey,
+    );
     await this.mirror(JSON.parse(row.reservation) as PaymentReservation, 'settled', { requestId, transaction, error: null });
   }
 
@@ -119,7 +135,12 @@ export class NonceLedger extends DurableObject<{ DB: D1Database }> {
     const row = this.one('SELECT * FROM payments WHERE nonce_key = ?', nonceKey);
     if (!row) return;
     const due = Date.now();
-    this.ctx.storage.sql.exec("UPDATE payments SET state = 'pending', response = ?, next_attempt_at = ? WHERE nonce_key = ?", JSON.stringify(response), due, nonceKey);
+    this.ctx.storage.sql.exec(
+      "UPDATE payments SET state = 'pending', response = ?, next_attempt_at = ? WHERE nonce_key = ?",
+      JSON.stringify(response),
+      due,
+      nonceKey,
+    );
     await this.mirror(JSON.parse(row.reservation) as PaymentReservation, 'pending', { requestId, error });
     await this.scheduleAlarm(due);
   }
@@ -158,18 +179,47 @@ export class NonceLedger extends DurableObject<{ DB: D1Database }> {
   }
 
   // D1 is the queryable record (GET /v1/payments/{id}); this object's storage is the authority.
-  private async mirror(r: PaymentReservation, state: string, fields: { requestId?: string | null; transaction?: string | null; error?: string | null }): Promise<void> {
+  private async mirror(
+    r: PaymentReservation,
+    state: PaymentState,
+    fields: { requestId?: string | null; transaction?: string | null; error?: string | null },
+  ): Promise<void> {
     const now = Date.now();
-    await this.env.DB.prepare(
-      `INSERT INTO payments (id, nonce_key, network, asset, payer, pay_to, amount, nonce, model, version, request_id, state, settlement, "transaction", error, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16)
-       ON CONFLICT(id) DO UPDATE SET state = excluded.state, model = excluded.model, version = excluded.version, amount = excluded.amount,
-         request_id = coalesce(excluded.request_id, payments.request_id), "transaction" = coalesce(excluded."transaction", payments."transaction"),
-         error = excluded.error, settlement = excluded.settlement, updated_at = excluded.updated_at`,
-    ).bind(
-      r.recordId, r.nonceKey, r.network, r.asset, r.payer, r.payTo, r.amount, r.nonce, r.model, r.version,
-      fields.requestId ?? null, state, r.settlement, fields.transaction ?? null, fields.error ?? null, now,
-    ).run();
+    await drizzle(this.env.DB)
+      .insert(payments)
+      .values({
+        id: r.recordId,
+        nonceKey: r.nonceKey,
+        network: r.network,
+        asset: r.asset,
+        payer: r.payer,
+        payTo: r.payTo,
+        amount: r.amount,
+        nonce: r.nonce,
+        model: r.model,
+        version: r.version,
+        requestId: fields.requestId ?? null,
+        state,
+        settlement: r.settlement,
+        transaction: fields.transaction ?? null,
+        error: fields.error ?? null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .onConflictDoUpdate({
+        target: payments.id,
+        set: {
+          state,
+          model: r.model,
+          version: r.version,
+          amount: r.amount,
+          settlement: r.settlement,
+          error: fields.error ?? null,
+          updatedAt: now,
+          requestId: sql`coalesce(excluded.request_id, ${payments.requestId})`,
+          transaction: sql`coalesce(excluded."transaction", ${payments.transaction})`,
+        },
+      });
   }
 }
 

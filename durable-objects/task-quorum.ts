@@ -1,20 +1,28 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Hex } from 'viem';
-import { computePolicyDataHash, parseStake, type Attestation, type RegisteredOperator } from '../core/attestation';
-import { ProofgateError } from '../core/errors';
-import { callOperator } from '../workers/authorization/operator-calls';
-import { policyDataConsensus, type PolicyDataReport } from '../workers/authorization/policy-data-consensus';
-import { attestationIfQuorum, countSignature, stakeByDigest, totalStake, type CountedSignature } from '../workers/authorization/signature-tally';
 import {
-  OPERATOR_PATHS, policyDataReplySchema, signReplySchema, type AuthorizationTask, type PolicyDataReply,
-} from '../workers/authorization/task-protocol';
+  attestationIfQuorum,
+  computePolicyDataHash,
+  countSignature,
+  parseStake,
+  policyDataConsensus,
+  stakeByDigest,
+  totalStake,
+  type Attestation,
+  type CountedSignature,
+  type PolicyDataReport,
+  type RegisteredOperator,
+} from '../core/attestation';
+import { ProofgateError, toRpcResult, type RpcResult } from '../core/errors';
+import { TASK_PATHS, policyDataReplySchema, signReplySchema, type IntentTask, type PolicyDataReply } from '../core/operator-protocol';
+import { callOperator } from './operator-calls';
 
 /** An operator of the task's snapshot, with the URL its node answers at. */
 export type TaskOperator = RegisteredOperator & { url: string };
 
 /** What the gateway hands a new task. */
 export interface TaskInit {
-  task: AuthorizationTask;
+  task: IntentTask;
   operators: TaskOperator[];
   thresholdBps: number;
   /** Epoch ms after which the task fails if no quorum formed. */
@@ -33,7 +41,7 @@ export interface TaskView {
   policyId: Hex;
   policyClient: string;
   chainId: number;
-  intent: AuthorizationTask['intent'];
+  intent: IntentTask['intent'];
   createdAt: number;
   expiration: number;
   deadline: string;
@@ -83,16 +91,25 @@ export class TaskQuorum extends DurableObject<Env> {
     });
   }
 
-  /** Creates the task and starts dispatching it; creating the same task twice is refused. */
-  async start(init: TaskInit): Promise<TaskView> {
-    if (this.state) throw new ProofgateError('task_exists', `task ${init.task.taskId} already exists`, 409);
-    this.state = {
-      ...init, status: 'collecting_policy_data', policyData: null, policyDataHash: null, counted: [], rejected: [], attestation: null, failure: null,
-    };
-    await this.save();
-    await this.ctx.storage.setAlarm(init.deadlineMs);
-    void this.drive();
-    return this.view()!;
+  /** Creates the task and starts dispatching it; creating the same task twice is refused (409 `task_exists`). */
+  async start(init: TaskInit): Promise<RpcResult<TaskView>> {
+    return toRpcResult(async () => {
+      if (this.state) throw new ProofgateError('task_exists', `task ${init.task.taskId} already exists`, 409);
+      this.state = {
+        ...init,
+        status: 'collecting_policy_data',
+        policyData: null,
+        policyDataHash: null,
+        counted: [],
+        rejected: [],
+        attestation: null,
+        failure: null,
+      };
+      await this.save();
+      await this.ctx.storage.setAlarm(init.deadlineMs);
+      void this.drive();
+      return this.view()!;
+    });
   }
 
   /** The task's current view, or null when no task has this id. */
@@ -102,14 +119,32 @@ export class TaskQuorum extends DurableObject<Env> {
     const counted = new Set(s.counted.map((c) => c.operatorId));
     const signers = s.attestation?.signers ?? s.operators.filter((o) => counted.has(o.id)).map((o) => o.id);
     return {
-      taskId: s.task.taskId, status: s.status, policyId: s.task.policyId, policyClient: s.task.policyClient, chainId: s.task.chainId,
-      intent: s.task.intent, createdAt: s.task.createdAt, expiration: s.task.expiration, deadline: new Date(s.deadlineMs).toISOString(),
-      thresholdBps: s.thresholdBps, totalStake: totalStake(s.operators).toString(), policyData: s.policyData, policyDataHash: s.policyDataHash,
-      signers, nonSigners: s.operators.filter((o) => !signers.includes(o.id)).map((o) => o.id),
-      verdicts: s.policyDataHash ? stakeByDigest({ ...s, policyDataHash: s.policyDataHash }).map((g) => ({
-        digest: g.digest, allowed: s.counted.find((c) => c.digest === g.digest)!.allowed, signedStake: g.stake.toString(), signers: g.signers,
-      })) : [],
-      rejected: s.rejected, attestation: s.attestation, failure: s.failure,
+      taskId: s.task.taskId,
+      status: s.status,
+      policyId: s.task.policyId,
+      policyClient: s.task.policyClient,
+      chainId: s.task.chainId,
+      intent: s.task.intent,
+      createdAt: s.task.createdAt,
+      expiration: s.task.expiration,
+      deadline: new Date(s.deadlineMs).toISOString(),
+      thresholdBps: s.thresholdBps,
+      totalStake: totalStake(s.operators).toString(),
+      policyData: s.policyData,
+      policyDataHash: s.policyDataHash,
+      signers,
+      nonSigners: s.operators.filter((o) => !signers.includes(o.id)).map((o) => o.id),
+      verdicts: s.policyDataHash
+        ? stakeByDigest({ ...s, policyDataHash: s.policyDataHash }).map((g) => ({
+            digest: g.digest,
+            allowed: s.counted.find((c) => c.digest === g.digest)!.allowed,
+            signedStake: g.stake.toString(),
+            signers: g.signers,
+          }))
+        : [],
+      rejected: s.rejected,
+      attestation: s.attestation,
+      failure: s.failure,
     };
   }
 
@@ -123,7 +158,10 @@ export class TaskQuorum extends DurableObject<Env> {
     if (this.state && !isFinal(this.state.status)) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
     return this.view();
@@ -164,17 +202,19 @@ export class TaskQuorum extends DurableObject<Env> {
   // Phase 1: every operator runs the PolicyData modules; one value per module is fixed by stake majority.
   private async collectPolicyData(s: TaskState): Promise<Record<string, unknown>> {
     const timeoutMs = Math.min(POLICY_DATA_PHASE_MAX_MS, s.deadlineMs - Date.now());
-    const replies = await Promise.all(s.operators.map(async (operator): Promise<[TaskOperator, PolicyDataReply | null]> => {
-      try {
-        const body = await callOperator(this.env.GATEWAY_SECRET, operator, OPERATOR_PATHS.policyData, s.task, { task: s.task }, timeoutMs);
-        const parsed = policyDataReplySchema.safeParse(body);
-        if (parsed.success) return [operator, parsed.data];
-        s.rejected.push({ operatorId: operator.id, phase: 'policy_data', reason: 'malformed reply' });
-      } catch (err) {
-        s.rejected.push({ operatorId: operator.id, phase: 'policy_data', reason: err instanceof Error ? err.message : String(err) });
-      }
-      return [operator, null];
-    }));
+    const replies = await Promise.all(
+      s.operators.map(async (operator): Promise<[TaskOperator, PolicyDataReply | null]> => {
+        try {
+          const body = await callOperator(this.env.GATEWAY_SECRET, operator, TASK_PATHS.policyData, s.task, { task: s.task }, timeoutMs);
+          const parsed = policyDataReplySchema.safeParse(body);
+          if (parsed.success) return [operator, parsed.data];
+          s.rejected.push({ operatorId: operator.id, phase: 'policy_data', reason: 'malformed reply' });
+        } catch (err) {
+          s.rejected.push({ operatorId: operator.id, phase: 'policy_data', reason: err instanceof Error ? err.message : String(err) });
+        }
+        return [operator, null];
+      }),
+    );
     const total = totalStake(s.operators);
     const consensus: Record<string, unknown> = {};
     for (const { name } of s.task.policyData) {
@@ -191,10 +231,18 @@ export class TaskQuorum extends DurableObject<Env> {
   private async collectSignature(s: TaskState, operator: TaskOperator): Promise<void> {
     let rejection: string | null;
     try {
-      const body = await callOperator(this.env.GATEWAY_SECRET, operator, OPERATOR_PATHS.sign, s.task,
-        { task: s.task, policyData: s.policyData }, s.deadlineMs - Date.now());
+      const body = await callOperator(
+        this.env.GATEWAY_SECRET,
+        operator,
+        TASK_PATHS.sign,
+        s.task,
+        { task: s.task, policyData: s.policyData },
+        s.deadlineMs - Date.now(),
+      );
       const reply = signReplySchema.safeParse(body);
-      rejection = reply.success ? countSignature({ ...s, policyDataHash: s.policyDataHash!, counted: s.counted }, operator.id, reply.data) : 'malformed reply';
+      rejection = reply.success
+        ? countSignature({ ...s, policyDataHash: s.policyDataHash!, counted: s.counted }, operator.id, reply.data)
+        : 'malformed reply';
     } catch (err) {
       rejection = err instanceof Error ? err.message : String(err);
     }
@@ -246,9 +294,11 @@ function deadlineReason(s: TaskState): string {
   const signed = best?.stake ?? 0n;
   const silent = s.operators.filter((o) => !s.counted.some((c) => c.operatorId === o.id)).map((o) => o.id);
   const phase = s.status === 'collecting_policy_data' ? ' (still collecting PolicyData)' : '';
-  return `quorum not reached before the deadline${phase}: signed stake ${signed} of ${total}, `
-    + `threshold ${s.thresholdBps} bps needs ${(total * BigInt(s.thresholdBps) + 9_999n) / 10_000n}; `
-    + `no valid signature from ${silent.length ? silent.join(', ') : 'nobody'}`;
+  return (
+    `quorum not reached before the deadline${phase}: signed stake ${signed} of ${total}, ` +
+    `threshold ${s.thresholdBps} bps needs ${(total * BigInt(s.thresholdBps) + 9_999n) / 10_000n}; ` +
+    `no valid signature from ${silent.length ? silent.join(', ') : 'nobody'}`
+  );
 }
 
 /** A task's stub (one object per task id). */

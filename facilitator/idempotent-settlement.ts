@@ -40,7 +40,11 @@ export function idempotentSettle(client: PublicClient, settle: Settle): Settle {
  * transaction when that transaction moved exactly what this payload authorizes to the required payee
  * and the payload's signature is the payer's; otherwise a failure naming the used nonce.
  */
-async function earlierSettlement(client: PublicClient, payload: PaymentPayload, requirements: PaymentRequirements): Promise<SettleResponse | undefined> {
+async function earlierSettlement(
+  client: PublicClient,
+  payload: PaymentPayload,
+  requirements: PaymentRequirements,
+): Promise<SettleResponse | undefined> {
   const { authorization, signature } = payload.payload as ExactEIP3009Payload;
   const network = requirements.network;
   let asset: Address;

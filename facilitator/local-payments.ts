@@ -58,7 +58,10 @@ export async function startLocalPayments(opts: LocalPaymentsOptions = {}): Promi
 }
 
 /** The token recorded in the state folder, if the restored chain still has its code. */
-async function findDeployedToken(client: Awaited<ReturnType<typeof connect>>['publicClient'], recordFile: string | undefined): Promise<Address | undefined> {
+async function findDeployedToken(
+  client: Awaited<ReturnType<typeof connect>>['publicClient'],
+  recordFile: string | undefined,
+): Promise<Address | undefined> {
   if (!recordFile || !existsSync(recordFile)) return undefined;
   const { address } = JSON.parse(readFileSync(recordFile, 'utf8')) as { address: string };
   const code = await client.getCode({ address: getAddress(address) });

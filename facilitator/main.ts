@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Hex } from 'viem';
 import { startFacilitator } from './service';
+import { isBytes32 } from '../core/hex';
 
 const usage = 'usage: node --import tsx facilitator/main.ts --rpc <url> --key-file <file with 0x private key> [--port 4020] [--host 127.0.0.1]';
 
 /** Reads the facilitator key from a file so it never appears in argv, the environment or the logs. */
 function readKey(path: string): Hex {
   const key = readFileSync(path, 'utf8').trim();
-  if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new Error(`${path} does not hold a 0x-prefixed 32-byte hex private key`);
+  if (!isBytes32(key)) throw new Error(`${path} does not hold a 0x-prefixed 32-byte hex private key`);
   return key as Hex;
 }
 

@@ -53,7 +53,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 async function readPaymentRequest(req: IncomingMessage): Promise<{ payload: PaymentPayload; requirements: PaymentRequirements }> {
   const parsed = requestSchema.safeParse(await readJson(req));
   if (!parsed.success) {
-    throw new FacilitatorRequestError('invalid_request', `expected {x402Version: 2, paymentPayload, paymentRequirements}: ${parsed.error.issues[0]?.message ?? ''}`);
+    throw new FacilitatorRequestError(
+      'invalid_request',
+      `expected {x402Version: 2, paymentPayload, paymentRequirements}: ${parsed.error.issues[0]?.message ?? ''}`,
+    );
   }
   return { payload: parsed.data.paymentPayload as PaymentPayload, requirements: parsed.data.paymentRequirements as PaymentRequirements };
 }

@@ -37,7 +37,11 @@ export async function startBackendNode(opts: BackendNodeOptions): Promise<Backen
   const sessions = new SessionPool(new ModelCache(opts.cacheDir, opts.gatewayUrl), ep.provider, opts.threads);
   let client: GatewayClient | undefined;
   const { server, inFlight } = createBackendServer({
-    account: opts.account, sessions, executionProvider: ep.provider, authKey: () => client?.currentAuthKey() ?? null, log: opts.log,
+    account: opts.account,
+    sessions,
+    executionProvider: ep.provider,
+    authKey: () => client?.currentAuthKey() ?? null,
+    log: opts.log,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -46,8 +50,14 @@ export async function startBackendNode(opts: BackendNodeOptions): Promise<Backen
   const { port } = server.address() as AddressInfo;
   const url = opts.publicUrl ?? `http://${opts.host}:${port}`;
   client = new GatewayClient({
-    gatewayUrl: opts.gatewayUrl, operatorToken: opts.operatorToken, account: opts.account, publicUrl: url,
-    executionProvider: ep.provider, models: opts.models, inFlight, log: opts.log,
+    gatewayUrl: opts.gatewayUrl,
+    operatorToken: opts.operatorToken,
+    account: opts.account,
+    publicUrl: url,
+    executionProvider: ep.provider,
+    models: opts.models,
+    inFlight,
+    log: opts.log,
   });
   const stop = async (): Promise<void> => {
     client?.stop();

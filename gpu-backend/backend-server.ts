@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Hex, LocalAccount } from 'viem';
-import { GATEWAY_HEADERS } from '../core/backend-protocol';
-import { GatewayRequestVerifier, HttpError, sendError, sendJson } from './gateway-requests';
+import { BACKEND_PATHS } from '../core/backend-protocol';
+import { GATEWAY_HEADERS, GatewayRequestVerifier, sendError, sendJson } from '../core/node-protocol';
 import { receiptTypedData, type ReceiptFields } from '../core/receipts';
 import { TENSORS_MEDIA_TYPE, decodeTensors, encodeTensors } from '../core/tensors';
-import { ModelInputError, type SessionPool } from './session-pool';
+import type { SessionPool } from './session-pool';
 
 /** What the backend's HTTP server needs. `authKey()` is null until the gateway has accepted registration. */
 export interface BackendServerOptions {
@@ -33,15 +33,8 @@ export function createBackendServer(opts: BackendServerOptions): BackendServer {
 
   const handleRun = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const received = performance.now();
-    const { requestId, subject: modelSha256, body, bodySha256 } = await verifier.read(req, '/v1/run');
-    const inputs = decodeTensors(body);
-    let result;
-    try {
-      result = await opts.sessions.run(modelSha256, inputs);
-    } catch (err) {
-      if (err instanceof ModelInputError) throw new HttpError(422, err.code, err.message);
-      throw err;
-    }
+    const { requestId, subject: modelSha256, body, bodySha256 } = await verifier.read(req, BACKEND_PATHS.run);
+    const result = await opts.sessions.run(modelSha256, decodeTensors(body));
     const outputBytes = encodeTensors(result.outputs);
     const fields: ReceiptFields = {
       requestId,
@@ -54,7 +47,11 @@ export function createBackendServer(opts: BackendServerOptions): BackendServer {
     };
     const receiptSignature = await opts.account.signTypedData(receiptTypedData(fields));
     const totalMs = performance.now() - received;
-    const receipt = { ...fields, timings: { queueMs: round(result.queueMs), runMs: round(result.runMs), totalMs: round(totalMs) }, signature: receiptSignature };
+    const receipt = {
+      ...fields,
+      timings: { queueMs: round(result.queueMs), runMs: round(result.runMs), totalMs: round(totalMs) },
+      signature: receiptSignature,
+    };
     res.writeHead(200, {
       'content-type': TENSORS_MEDIA_TYPE,
       'content-length': outputBytes.byteLength,
@@ -69,14 +66,16 @@ export function createBackendServer(opts: BackendServerOptions): BackendServer {
       sendJson(res, 200, { ok: true, registered: opts.authKey() !== null, executionProvider: opts.executionProvider, inFlight });
       return;
     }
-    if (req.method !== 'POST' || path !== '/v1/run') {
+    if (req.method !== 'POST' || path !== BACKEND_PATHS.run) {
       sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${req.method} ${path}` } });
       return;
     }
     inFlight++;
     handleRun(req, res)
       .catch((err: unknown) => sendError(res, err, 'backend_error', opts.log))
-      .finally(() => { inFlight--; });
+      .finally(() => {
+        inFlight--;
+      });
   });
   return { server, inFlight: () => inFlight };
 }

@@ -1,5 +1,7 @@
 import type { Hex, LocalAccount } from 'viem';
 import { heartbeatTypedData, registrationTypedData, type BackendRegistration } from '../core/backend-protocol';
+import { ProofgateError } from '../core/errors';
+import { registerNode } from '../core/node-protocol';
 
 /** What the backend tells the gateway about itself. */
 export interface GatewayClientOptions {
@@ -11,11 +13,6 @@ export interface GatewayClientOptions {
   models: string;
   inFlight: () => number;
   log: (line: string) => void;
-}
-
-/** The gateway refused the registration (wrong token, bad signature): retrying will not help. */
-export class RegistrationRefusedError extends Error {
-  readonly code = 'registration_refused';
 }
 
 /**
@@ -36,16 +33,7 @@ export class GatewayClient {
 
   /** Registers, retrying transient failures for up to `timeoutMs`, then starts heartbeats. */
   async start(timeoutMs = 120_000): Promise<{ id: string }> {
-    const deadline = Date.now() + timeoutMs;
-    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-      try {
-        const result = await this.register();
-        return result;
-      } catch (err) {
-        if (err instanceof RegistrationRefusedError || Date.now() + delay > deadline) throw err;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    return this.register(timeoutMs);
   }
 
   /** Stops heartbeats. */
@@ -54,34 +42,34 @@ export class GatewayClient {
     clearTimeout(this.timer);
   }
 
-  private async register(): Promise<{ id: string }> {
-    const registration: BackendRegistration = {
-      backend: this.opts.account.address,
-      url: this.opts.publicUrl,
-      executionProvider: this.opts.executionProvider,
-      models: this.opts.models,
-      issuedAt: Math.floor(Date.now() / 1000),
-    };
-    const signature = await this.opts.account.signTypedData(registrationTypedData(registration));
-    const res = await fetch(`${this.opts.gatewayUrl}/v1/backends/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.operatorToken}` },
-      body: JSON.stringify({ registration, signature }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const body = (await res.json().catch(() => ({}))) as { id?: string; authKey?: Hex; heartbeatIntervalMs?: number; error?: { code: string; message: string } };
-    if (res.status >= 400 && res.status < 500) throw new RegistrationRefusedError(`gateway refused registration: ${body.error?.code}: ${body.error?.message}`);
-    if (!res.ok || !body.authKey || !body.id) throw new Error(`registration failed: HTTP ${res.status}`);
-    this.authKey = body.authKey;
-    this.schedule(body.heartbeatIntervalMs ?? 10_000);
-    return { id: body.id };
+  private async register(timeoutMs: number): Promise<{ id: string }> {
+    const reply = await registerNode(
+      this.opts.gatewayUrl,
+      '/v1/backends/register',
+      this.opts.operatorToken,
+      async () => {
+        const registration: BackendRegistration = {
+          backend: this.opts.account.address,
+          url: this.opts.publicUrl,
+          executionProvider: this.opts.executionProvider,
+          models: this.opts.models,
+          issuedAt: Math.floor(Date.now() / 1000),
+        };
+        return { registration, signature: await this.opts.account.signTypedData(registrationTypedData(registration)) };
+      },
+      timeoutMs,
+    );
+    this.authKey = reply.authKey;
+    this.schedule(typeof reply['heartbeatIntervalMs'] === 'number' ? reply['heartbeatIntervalMs'] : 10_000);
+    return { id: reply.id };
   }
 
   private schedule(intervalMs: number): void {
     clearTimeout(this.timer);
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.heartbeat(intervalMs).catch((err: unknown) => this.opts.log(`heartbeat failed: ${err instanceof Error ? err.message : String(err)}`))
+      this.heartbeat(intervalMs)
+        .catch((err: unknown) => this.opts.log(`heartbeat failed: ${err instanceof Error ? err.message : String(err)}`))
         .finally(() => this.schedule(intervalMs));
     }, intervalMs);
     this.timer.unref();
@@ -98,9 +86,9 @@ export class GatewayClient {
     });
     if (res.status === 404) {
       this.opts.log('gateway no longer knows this backend; registering again');
-      await this.register();
+      await this.register(60_000);
     } else if (!res.ok) {
-      throw new Error(`gateway answered ${res.status}`);
+      throw new ProofgateError('heartbeat_failed', `gateway answered ${res.status}`, 502);
     }
   }
 }

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ProofgateError } from '../core/errors';
+import { isSha256Id } from '../core/hex';
 
 /** A model whose bytes could not be had, or did not match their hash. */
-export class ModelFetchError extends Error {
-  readonly code = 'model_unavailable';
+export class ModelFetchError extends ProofgateError {
+  constructor(message: string) {
+    super('model_unavailable', message, 502);
+  }
 }
 
 /**
@@ -14,7 +18,10 @@ export class ModelFetchError extends Error {
 export class ModelCache {
   private readonly pending = new Map<string, Promise<Uint8Array>>();
 
-  constructor(private readonly dir: string, private readonly gatewayUrl: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly gatewayUrl: string,
+  ) {}
 
   /** The bytes of the model with this sha256 (0x-hex). */
   get(sha256: string): Promise<Uint8Array> {
@@ -27,7 +34,7 @@ export class ModelCache {
   }
 
   private async load(sha256: string): Promise<Uint8Array> {
-    if (!/^0x[0-9a-f]{64}$/.test(sha256)) throw new ModelFetchError(`bad model hash ${sha256}`);
+    if (!isSha256Id(sha256)) throw new ModelFetchError(`bad model hash ${sha256}`);
     const file = join(this.dir, `${sha256.slice(2)}.onnx`);
     const cached = await readFile(file).catch(() => null);
     if (cached && digest(cached) === sha256) return new Uint8Array(cached);

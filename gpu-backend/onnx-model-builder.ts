@@ -37,7 +37,17 @@ export interface ModelSpec {
 }
 
 const ELEM_TYPE: Record<TensorType, number> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, uint32: 12, uint64: 13,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  uint32: 12,
+  uint64: 13,
 };
 
 const utf8 = new TextEncoder();

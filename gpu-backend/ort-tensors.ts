@@ -7,8 +7,17 @@ import type { Tensor, TensorType } from '../core/tensors';
 type Typed = Float32Array | Uint16Array | Int8Array | Uint8Array | Int16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
 const VIEW: Record<TensorType, new (buf: ArrayBuffer) => Typed> = {
-  float32: Float32Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
-  int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+  float32: Float32Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
 };
 
 /** Converts a Proofgate tensor to an onnxruntime tensor (copying once, for alignment). */

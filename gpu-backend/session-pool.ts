@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { ProofgateError } from '../core/errors';
 import type { Tensor } from '../core/tensors';
 import type { ModelCache } from './model-cache';
 import { fromOrtTensor, toOrtTensor } from './ort-tensors';
@@ -11,8 +12,10 @@ export interface RunResult {
 }
 
 /** onnxruntime refused the inputs (shape or value it cannot handle): the caller's error, not the backend's. */
-export class ModelInputError extends Error {
-  readonly code = 'model_rejected_input';
+export class ModelInputError extends ProofgateError {
+  constructor(message: string) {
+    super('model_rejected_input', message, 422);
+  }
 }
 
 interface Slot {
@@ -28,7 +31,11 @@ interface Slot {
 export class SessionPool {
   private readonly slots = new Map<string, Slot>();
 
-  constructor(private readonly cache: ModelCache, private readonly provider: 'cuda' | 'cpu', private readonly threads?: number) {}
+  constructor(
+    private readonly cache: ModelCache,
+    private readonly provider: 'cuda' | 'cpu',
+    private readonly threads?: number,
+  ) {}
 
   /** Runs the model with this sha256 on `inputs`. */
   async run(sha256: string, inputs: Record<string, Tensor>): Promise<RunResult> {
@@ -69,7 +76,8 @@ export class SessionPool {
           executionProviders: [this.provider],
           graphOptimizationLevel: 'all',
           ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
-        }));
+        }),
+      );
       // A model that failed to load is forgotten so the next call tries again.
       session.catch(() => this.slots.delete(sha256));
       slot = { session, tail: Promise.resolve() };

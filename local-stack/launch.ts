@@ -48,7 +48,11 @@ export interface LocalStack extends LocalStackFile {
 
 // No telemetry, no update check, no fetch of Request.cf from Cloudflare: local runs need no internet.
 const WRANGLER_ENV = {
-  WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1',
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_SEND_ERROR_REPORTS: 'false',
+  WRANGLER_HIDE_BANNER: 'true',
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  NO_COLOR: '1',
 };
 const WRANGLER_BIN = join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 
@@ -70,9 +74,16 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
     const env = { ...process.env, ...WRANGLER_ENV };
     const persist = join(stateDir, 'wrangler');
     log('applying D1 migrations (local)');
-    const migrate = group.spawn('migrations', process.execPath, [WRANGLER_BIN, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
-      env: { ...env, CI: 'true' }, logFile: join(logsDir, 'migrations.log'), cwd: REPO_ROOT,
-    });
+    const migrate = group.spawn(
+      'migrations',
+      process.execPath,
+      [WRANGLER_BIN, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist],
+      {
+        env: { ...env, CI: 'true' },
+        logFile: join(logsDir, 'migrations.log'),
+        cwd: REPO_ROOT,
+      },
+    );
     if ((await migrate.exited) !== 0) throw new Error(`D1 migrations failed; see ${join(logsDir, 'migrations.log')}`);
 
     const chain = opts.payments === false ? undefined : await startChain(stateDir, logsDir, log);
@@ -83,12 +94,35 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
     const port = opts.gatewayPort || (await freePort());
     const gateway = `http://127.0.0.1:${port}`;
     log(`starting the gateway Worker in workerd at ${gateway}`);
-    const worker = group.spawn('gateway', process.execPath, [
-      WRANGLER_BIN, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
-      '--persist-to', persist, '--env-file', secrets.envFile, '--show-interactive-dev-session=false', '--log-level', 'warn',
-      ...Object.entries(workerVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-    ], { env, logFile: join(logsDir, 'gateway.log'), cwd: REPO_ROOT });
-    await waitForHttp(`${gateway}/healthz`, (r) => r.status === 200, { timeoutMs: 180_000, process: worker, what: `the gateway (log: ${join(logsDir, 'gateway.log')})` });
+    const worker = group.spawn(
+      'gateway',
+      process.execPath,
+      [
+        WRANGLER_BIN,
+        'dev',
+        '--local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--inspector-port',
+        String(await freePort()),
+        '--persist-to',
+        persist,
+        '--env-file',
+        secrets.envFile,
+        '--show-interactive-dev-session=false',
+        '--log-level',
+        'warn',
+        ...Object.entries(workerVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      ],
+      { env, logFile: join(logsDir, 'gateway.log'), cwd: REPO_ROOT },
+    );
+    await waitForHttp(`${gateway}/healthz`, (r) => r.status === 200, {
+      timeoutMs: 180_000,
+      process: worker,
+      what: `the gateway (log: ${join(logsDir, 'gateway.log')})`,
+    });
 
     const models: LocalStackFile['models'] = [];
     for (const model of opts.models ?? demoModels()) {
@@ -104,12 +138,30 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
       const backendPort = await freePort();
       const url = `http://127.0.0.1:${backendPort}`;
       const logFile = join(logsDir, `backend-${i + 1}.log`);
-      const proc: StartedProcess = group.spawn(`backend-${i + 1}`, process.execPath, [
-        '--import', 'tsx', join(REPO_ROOT, 'gpu-backend', 'main.ts'), '--gateway', gateway, '--key-file', key.file,
-        '--port', String(backendPort), '--cache-dir', join(stateDir, 'model-cache'), '--provider', 'cpu',
-      ], { env: { ...process.env, PROOFGATE_OPERATOR_TOKEN: secrets.operatorToken }, logFile, cwd: REPO_ROOT });
+      const proc: StartedProcess = group.spawn(
+        `backend-${i + 1}`,
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(REPO_ROOT, 'gpu-backend', 'main.ts'),
+          '--gateway',
+          gateway,
+          '--key-file',
+          key.file,
+          '--port',
+          String(backendPort),
+          '--cache-dir',
+          join(stateDir, 'model-cache'),
+          '--provider',
+          'cpu',
+        ],
+        { env: { ...process.env, PROOFGATE_OPERATOR_TOKEN: secrets.operatorToken }, logFile, cwd: REPO_ROOT },
+      );
       await waitForHttp(`${url}/healthz`, async (r) => r.ok && ((await r.json()) as { registered: boolean }).registered, {
-        timeoutMs: 120_000, process: proc, what: `backend ${i + 1} (log: ${logFile})`,
+        timeoutMs: 120_000,
+        process: proc,
+        what: `backend ${i + 1} (log: ${logFile})`,
       });
       log(`backend ${i + 1} (${address}) registered, serving at ${url}`);
       backends.push({ id: address.toLowerCase(), url, address, pid: proc.child.pid! });
@@ -118,7 +170,14 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
     let authorization: Pick<LocalStackFile, 'operators' | 'demoPolicyId'> = {};
     if (opts.operatorStakes?.length) {
       const operators = await launchOperators({
-        gateway, adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, stateDir, logsDir, group, stakes: opts.operatorStakes, log,
+        gateway,
+        adminToken: secrets.adminToken,
+        operatorToken: secrets.operatorToken,
+        stateDir,
+        logsDir,
+        group,
+        stakes: opts.operatorStakes,
+        log,
       });
       const { policyId } = await publishDemoAuthorizationPolicy(gateway, secrets.adminToken);
       log(`demo authorization policy ${policyId.slice(0, 18)}… (PolicyData module "risk")`);
@@ -134,8 +193,16 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
       for (const s of stops.reverse()) await s();
     };
     return {
-      gateway, adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, backends, models,
-      ...(chain ? { chain: chain.file } : {}), ...authorization, stateDir, logsDir, stop,
+      gateway,
+      adminToken: secrets.adminToken,
+      operatorToken: secrets.operatorToken,
+      backends,
+      models,
+      ...(chain ? { chain: chain.file } : {}),
+      ...authorization,
+      stateDir,
+      logsDir,
+      stop,
     };
   } catch (err) {
     await group.stopAll();
@@ -161,17 +228,32 @@ async function startChain(stateDir: string, logsDir: string, log: (line: string)
     const payer = payments.anvil.accounts[PAYER_ACCOUNT]!;
     const payTo = payments.anvil.accounts[PAY_TO_ACCOUNT]!;
     const { publicClient } = await connect(payments.anvil.rpcUrl, payer.privateKey);
-    const balance = await publicClient.readContract({ address: payments.token.address, abi: payments.token.abi, functionName: 'balanceOf', args: [payer.address] }) as bigint;
+    const balance = (await publicClient.readContract({
+      address: payments.token.address,
+      abi: payments.token.abi,
+      functionName: 'balanceOf',
+      args: [payer.address],
+    })) as bigint;
     if (balance < PAYER_FUNDS / 2n) await payments.token.mint(payer.address, PAYER_FUNDS);
     log(`chain ${payments.anvil.chainId} at ${payments.anvil.rpcUrl}; pgUSD ${payments.token.address}; facilitator ${payments.facilitator.url}`);
     const vars = {
-      X402_CHAIN_ID: String(payments.anvil.chainId), X402_ASSET: payments.token.address, X402_ASSET_NAME: payments.token.name,
-      X402_ASSET_VERSION: payments.token.version, X402_PAY_TO: payTo.address, X402_FACILITATOR_URL: payments.facilitator.url,
+      X402_CHAIN_ID: String(payments.anvil.chainId),
+      X402_ASSET: payments.token.address,
+      X402_ASSET_NAME: payments.token.name,
+      X402_ASSET_VERSION: payments.token.version,
+      X402_PAY_TO: payTo.address,
+      X402_FACILITATOR_URL: payments.facilitator.url,
       X402_RPC_URL: payments.anvil.rpcUrl,
     };
     const file: NonNullable<LocalStackFile['chain']> = {
-      rpc: payments.anvil.rpcUrl, chainId: payments.anvil.chainId, token: payments.token.address, tokenName: payments.token.name,
-      tokenVersion: payments.token.version, payTo: payTo.address, facilitator: payments.facilitator.url, payerPrivateKey: payer.privateKey,
+      rpc: payments.anvil.rpcUrl,
+      chainId: payments.anvil.chainId,
+      token: payments.token.address,
+      tokenName: payments.token.name,
+      tokenVersion: payments.token.version,
+      payTo: payTo.address,
+      facilitator: payments.facilitator.url,
+      payerPrivateKey: payer.privateKey,
     };
     return { vars, file, ownerKey: payments.anvil.accounts[0]!.privateKey, stop: () => payments.stop() };
   } catch (err) {
@@ -209,7 +291,12 @@ async function loadOrCreateSecrets(stateDir: string): Promise<Secrets> {
     text = `ADMIN_TOKEN=${token()}\nOPERATOR_TOKEN=${token()}\nGATEWAY_SECRET=${randomBytes(32).toString('hex')}\n`;
     await writeFile(envFile, text, { mode: 0o600 });
   }
-  const values = Object.fromEntries(text.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+  const values = Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string]),
+  );
   return { adminToken: values['ADMIN_TOKEN']!, operatorToken: values['OPERATOR_TOKEN']!, envFile };
 }
 

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Address, Hex } from 'viem';
 import { deployAttestationValidator, registerOperatorsOnChain } from '../chain/attestation-validator';
-import { buildPolicyData } from '../policy-data/build';
+import { buildPolicyData } from '../policies/policy-data/build';
 import { REPO_ROOT } from './demo-models';
 import type { ProcessGroup, StartedProcess } from './process-group';
 import { freePort } from '../chain/anvil';
@@ -44,16 +44,34 @@ export async function launchOperators(opts: LaunchOperatorsOptions): Promise<Lau
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const logFile = join(opts.logsDir, `${id}.log`);
-    const proc: StartedProcess = opts.group.spawn(id, process.execPath, [
-      '--import', 'tsx', join(REPO_ROOT, 'gpu-backend', 'operator', 'main.ts'), '--gateway', opts.gateway,
-      '--key-file', join(opts.stateDir, 'keys', `${id}.bls.key`), '--id', id, '--port', String(port),
-    ], { env: { ...process.env, PROOFGATE_OPERATOR_TOKEN: opts.operatorToken }, logFile, cwd: REPO_ROOT });
+    const proc: StartedProcess = opts.group.spawn(
+      id,
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'signer-node', 'main.ts'),
+        '--gateway',
+        opts.gateway,
+        '--key-file',
+        join(opts.stateDir, 'keys', `${id}.bls.key`),
+        '--id',
+        id,
+        '--port',
+        String(port),
+      ],
+      { env: { ...process.env, PROOFGATE_OPERATOR_TOKEN: opts.operatorToken }, logFile, cwd: REPO_ROOT },
+    );
     let blsPublicKey: Hex | undefined;
-    await waitForHttp(`${url}/healthz`, async (r) => {
-      const health = (await r.json()) as { registered: boolean; blsPublicKey: Hex };
-      blsPublicKey = health.blsPublicKey;
-      return r.ok && health.registered;
-    }, { timeoutMs: 120_000, process: proc, what: `${id} (log: ${logFile})` });
+    await waitForHttp(
+      `${url}/healthz`,
+      async (r) => {
+        const health = (await r.json()) as { registered: boolean; blsPublicKey: Hex };
+        blsPublicKey = health.blsPublicKey;
+        return r.ok && health.registered;
+      },
+      { timeoutMs: 120_000, process: proc, what: `${id} (log: ${logFile})` },
+    );
     const res = await fetch(`${opts.gateway}/v1/operators/${id}/stake`, {
       method: 'POST',
       headers: { authorization: `Bearer ${opts.adminToken}`, 'content-type': 'application/json' },
@@ -76,7 +94,9 @@ export const DEMO_AUTHORIZATION_POLICY = readFileSync(join(REPO_ROOT, 'policies'
 export async function publishDemoAuthorizationPolicy(gateway: string, adminToken: string): Promise<{ policyId: Hex; policyDataSha256: Hex }> {
   const wasm = await buildPolicyData('intent-risk');
   const upload = await fetch(`${gateway}/v1/policy-data`, {
-    method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/wasm' }, body: wasm.bytes,
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/wasm' },
+    body: wasm.bytes,
   });
   if (!upload.ok) throw new Error(`uploading the demo PolicyData module failed: HTTP ${upload.status} ${await upload.text()}`);
   const { sha256 } = (await upload.json()) as { sha256: Hex };
@@ -84,7 +104,9 @@ export async function publishDemoAuthorizationPolicy(gateway: string, adminToken
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({
-      modules: { 'authz.rego': DEMO_AUTHORIZATION_POLICY }, entrypoint: 'data.proofgate.authz', params: { maxCalldataBytes: 68 },
+      modules: { 'authz.rego': DEMO_AUTHORIZATION_POLICY },
+      entrypoint: 'data.proofgate.authz',
+      params: { maxCalldataBytes: 68 },
       policyData: [{ name: 'risk', sha256 }],
     }),
   });
@@ -100,9 +122,17 @@ export async function publishDemoAuthorizationPolicy(gateway: string, adminToken
 export async function deployValidatorForOperators(opts: { gateway: string; rpcUrl: string; ownerKey: Hex; thresholdBps?: number }): Promise<Address> {
   const res = await fetch(`${opts.gateway}/v1/operators`);
   if (!res.ok) throw new Error(`listing operators failed: HTTP ${res.status}`);
-  const { operators } = (await res.json()) as { operators: { id: string; blsPublicKey: Hex; proofOfPossession: Hex; stake: string; status: string }[] };
+  const { operators } = (await res.json()) as {
+    operators: { id: string; blsPublicKey: Hex; proofOfPossession: Hex; stake: string; status: string }[];
+  };
   const validator = await deployAttestationValidator(opts.rpcUrl, opts.ownerKey, opts.thresholdBps ?? 6667);
-  await registerOperatorsOnChain(opts.rpcUrl, opts.ownerKey, validator, operators.filter((o) => o.status === 'active')
-    .map((o) => ({ id: o.id, blsPublicKey: o.blsPublicKey, proofOfPossession: o.proofOfPossession, stake: BigInt(o.stake) })));
+  await registerOperatorsOnChain(
+    opts.rpcUrl,
+    opts.ownerKey,
+    validator,
+    operators
+      .filter((o) => o.status === 'active')
+      .map((o) => ({ id: o.id, blsPublicKey: o.blsPublicKey, proofOfPossession: o.proofOfPossession, stake: BigInt(o.stake) })),
+  );
   return validator;
 }

@@ -2,11 +2,15 @@ import type { StartedProcess } from './process-group';
 
 /** Polls `url` until `ready(response)` holds, the process dies, or `timeoutMs` passes. */
 export async function waitForHttp(
-  url: string, ready: (res: Response) => Promise<boolean> | boolean, opts: { timeoutMs: number; process?: StartedProcess; what: string },
+  url: string,
+  ready: (res: Response) => Promise<boolean> | boolean,
+  opts: { timeoutMs: number; process?: StartedProcess; what: string },
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let exited = false;
-  void opts.process?.exited.then(() => { exited = true; });
+  void opts.process?.exited.then(() => {
+    exited = true;
+  });
   for (;;) {
     if (exited) throw new Error(`${opts.what} exited before it was ready`);
     try {

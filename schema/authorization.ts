@@ -14,7 +14,9 @@ export const operators = sqliteTable('operators', {
   address: text('address'),
   /** Stake weight as a decimal string (uint256 does not fit SQLite integers). */
   stake: text('stake').notNull().default('0'),
-  status: text('status', { enum: ['pending', 'active', 'disabled'] }).notNull().default('pending'),
+  status: text('status', { enum: ['pending', 'active', 'disabled'] })
+    .notNull()
+    .default('pending'),
   registeredAt: integer('registered_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });

@@ -18,7 +18,9 @@ export const policies = sqliteTable('policies', {
 /** Which policy admits calls to a model (at most one per model name, all versions). */
 export const modelPolicies = sqliteTable('model_policies', {
   model: text('model').primaryKey(),
-  policyId: text('policy_id').notNull().references(() => policies.id),
+  policyId: text('policy_id')
+    .notNull()
+    .references(() => policies.id),
   createdAt: integer('created_at').notNull(),
 });
 

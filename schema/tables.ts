@@ -15,7 +15,9 @@ export const modelVersions = sqliteTable(
     /** Price per call in the payment asset's atomic units, as a decimal string (uint256 does not fit SQLite integers). */
     price: text('price').notNull().default('0'),
     /** When a priced call's payment settles: before the result is returned, or after it. */
-    settlement: text('settlement', { enum: ['sync', 'async'] }).notNull().default('sync'),
+    settlement: text('settlement', { enum: ['sync', 'async'] })
+      .notNull()
+      .default('sync'),
     createdAt: integer('created_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.name, t.version] }), index('model_versions_sha256').on(t.sha256)],
@@ -29,7 +31,9 @@ export const backends = sqliteTable('backends', {
   executionProvider: text('execution_provider').notNull(),
   /** JSON: "*" (any hub model) or a list of model sha256s the backend serves. */
   models: text('models').notNull().default('"*"'),
-  status: text('status', { enum: ['active', 'disabled'] }).notNull().default('active'),
+  status: text('status', { enum: ['active', 'disabled'] })
+    .notNull()
+    .default('active'),
   registeredAt: integer('registered_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });

@@ -13,8 +13,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const projectNode = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'node.cmd' : 'node');
 const marker = join(root, 'node_modules', '.package-lock.json');
 const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
-const stale = !existsSync(projectNode)
-  || mtime(marker) < Math.max(mtime(join(root, 'package.json')), mtime(join(root, 'package-lock.json')));
+const stale = !existsSync(projectNode) || mtime(marker) < Math.max(mtime(join(root, 'package.json')), mtime(join(root, 'package-lock.json')));
 
 if (stale) {
   console.log('[proofgate] installing dependencies (npm install)…');

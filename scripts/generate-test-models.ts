@@ -18,9 +18,18 @@ export interface GeneratedModel {
 export function testModels(salt = ''): GeneratedModel[] {
   const add = buildOnnxModel({
     name: `tiny-add${salt}`,
-    inputs: [{ name: 'a', type: 'float32', dims: [1, 4] }, { name: 'b', type: 'float32', dims: [1, 4] }],
-    outputs: [{ name: 'sum', type: 'float32', dims: [1, 4] }, { name: 'product', type: 'float32', dims: [1, 4] }],
-    nodes: [{ op: 'Add', inputs: ['a', 'b'], outputs: ['sum'] }, { op: 'Mul', inputs: ['a', 'b'], outputs: ['product'] }],
+    inputs: [
+      { name: 'a', type: 'float32', dims: [1, 4] },
+      { name: 'b', type: 'float32', dims: [1, 4] },
+    ],
+    outputs: [
+      { name: 'sum', type: 'float32', dims: [1, 4] },
+      { name: 'product', type: 'float32', dims: [1, 4] },
+    ],
+    nodes: [
+      { op: 'Add', inputs: ['a', 'b'], outputs: ['sum'] },
+      { op: 'Mul', inputs: ['a', 'b'], outputs: ['product'] },
+    ],
   });
   const types = buildOnnxModel({
     name: `tiny-types${salt}`,
@@ -28,7 +37,10 @@ export function testModels(salt = ''): GeneratedModel[] {
     outputs: TENSOR_TYPES.map((t) => ({ name: `y_${t}`, type: t, dims: ['n'] })),
     nodes: TENSOR_TYPES.map((t) => ({ op: 'Identity', inputs: [`x_${t}`], outputs: [`y_${t}`] })),
   });
-  return [{ name: 'tiny-add', bytes: add }, { name: 'tiny-types', bytes: types }];
+  return [
+    { name: 'tiny-add', bytes: add },
+    { name: 'tiny-types', bytes: types },
+  ];
 }
 
 async function main(): Promise<void> {

@@ -19,7 +19,12 @@ VAD frame of silence is sent.
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { input: { type: 'string' }, 'payment-id': { type: 'string' }, 'stack-file': { type: 'string', default: join(REPO_ROOT, STACK_FILE) }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      input: { type: 'string' },
+      'payment-id': { type: 'string' },
+      'stack-file': { type: 'string', default: join(REPO_ROOT, STACK_FILE) },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help || positionals.length !== 1) {
     process.stdout.write(HELP);
@@ -29,16 +34,24 @@ async function main(): Promise<void> {
   if (!stack.chain) throw new Error('the stack has no payment chain');
   const account = privateKeyToAccount(stack.chain.payerPrivateKey as Hex);
   const pay = paidFetch(account, {
-    network: `eip155:${stack.chain.chainId}`, asset: stack.chain.token as Address, ...(values['payment-id'] ? { paymentId: values['payment-id'] } : {}),
+    network: `eip155:${stack.chain.chainId}`,
+    asset: stack.chain.token as Address,
+    ...(values['payment-id'] ? { paymentId: values['payment-id'] } : {}),
   });
-  const body = values.input ? readFileSync(values.input, 'utf8') : JSON.stringify({
-    inputs: {
-      input: { type: 'float32', dims: [1, 512], data: new Array(512).fill(0) },
-      state: { type: 'float32', dims: [2, 1, 128], data: new Array(256).fill(0) },
-      sr: { type: 'int64', dims: [], data: [16000] },
-    },
+  const body = values.input
+    ? readFileSync(values.input, 'utf8')
+    : JSON.stringify({
+        inputs: {
+          input: { type: 'float32', dims: [1, 512], data: new Array(512).fill(0) },
+          state: { type: 'float32', dims: [2, 1, 128], data: new Array(256).fill(0) },
+          sr: { type: 'int64', dims: [], data: [16000] },
+        },
+      });
+  const res = await pay(`${stack.gateway}/v1/models/${positionals[0]}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
   });
-  const res = await pay(`${stack.gateway}/v1/models/${positionals[0]}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const reply = (await res.json()) as { outputs?: unknown; receipt?: Parameters<typeof verifyReceipt>[0]; payment?: unknown; error?: unknown };
   process.stdout.write(`HTTP ${res.status}\n`);
   const settlement = res.headers.get('payment-response');
@@ -48,7 +61,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.stdout.write(`payment ${JSON.stringify(reply.payment)}\nreceipt ${JSON.stringify(reply.receipt, null, 2)}\n`);
-  const verdict = await verifyReceipt(reply.receipt, { outputs: reply.outputs as Record<string, unknown>, trustedBackends: stack.backends.map((b) => b.address as Address) });
+  const verdict = await verifyReceipt(reply.receipt, {
+    outputs: reply.outputs as Record<string, unknown>,
+    trustedBackends: stack.backends.map((b) => b.address as Address),
+  });
   process.stdout.write(`receipt verifies offline: ${verdict.valid}${verdict.valid ? '' : ` (${verdict.reasons.join(', ')})`}\n`);
 }
 

@@ -26,27 +26,45 @@ Options (npm start -- [options]):
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      port: { type: 'string', default: '8787' }, backends: { type: 'string', default: '2' },
+      port: { type: 'string', default: '8787' },
+      backends: { type: 'string', default: '2' },
       state: { type: 'string', default: join(REPO_ROOT, '.proofgate', 'state') },
-      'stack-file': { type: 'string', default: join(REPO_ROOT, STACK_FILE) }, help: { type: 'boolean', short: 'h' },
+      'stack-file': { type: 'string', default: join(REPO_ROOT, STACK_FILE) },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stdout.write(HELP);
     return;
   }
-  const log = (line: string): void => { process.stdout.write(`[proofgate] ${line}\n`); };
+  const log = (line: string): void => {
+    process.stdout.write(`[proofgate] ${line}\n`);
+  };
   let port = Number(values.port);
-  if (!(await freePort(port).then(() => true, () => false))) {
+  if (
+    !(await freePort(port).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     log(`port ${port} is taken; using a free port instead`);
     port = 0;
   }
   const stack = await launchLocalStack({
-    stateDir: values.state!, gatewayPort: port, backends: Number(values.backends), models: demoModels(true), operatorStakes: [50n, 30n, 20n], log,
+    stateDir: values.state!,
+    gatewayPort: port,
+    backends: Number(values.backends),
+    models: demoModels(true),
+    operatorStakes: [50n, 30n, 20n],
+    log,
   });
   const stackFile = values['stack-file']!;
   const file: LocalStackFile = {
-    gateway: stack.gateway, adminToken: stack.adminToken, operatorToken: stack.operatorToken, backends: stack.backends, models: stack.models,
+    gateway: stack.gateway,
+    adminToken: stack.adminToken,
+    operatorToken: stack.operatorToken,
+    backends: stack.backends,
+    models: stack.models,
     ...(stack.chain ? { chain: stack.chain } : {}),
     ...(stack.operators ? { operators: stack.operators, demoPolicyId: stack.demoPolicyId } : {}),
   };
@@ -62,7 +80,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('stopping…');
-    stack.stop().then(() => rm(stackFile, { force: true })).then(() => { log('stopped'); process.exit(0); });
+    stack
+      .stop()
+      .then(() => rm(stackFile, { force: true }))
+      .then(() => {
+        log('stopped');
+        process.exit(0);
+      });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -79,15 +103,27 @@ A verified inference call (PaddleOCR text detection on a 32x32 image, free):
 
 A paid call (x402: silero-vad costs ${DEMO_PRICE} pgUSD units; the dev payer signs, the local facilitator settles on chain):
   npm run pay -- silero-vad
-${stack.chain ? `
+${
+  stack.chain
+    ? `
   chain       ${stack.chain.rpc} (chain id ${stack.chain.chainId}), pgUSD ${stack.chain.token}, facilitator ${stack.chain.facilitator}
   dev payer   key ${stack.chain.payerPrivateKey} (a public test key: never use it for real funds)
-` : ''}
-${stack.operators ? `An intent checked by ${stack.operators.length} operators (stakes ${stack.operators.map((o) => o.stake).join('/')}), answered with a BLS quorum attestation:
+`
+    : ''
+}
+${
+  stack.operators
+    ? `An intent checked by ${stack.operators.length} operators (stakes ${stack.operators.map((o) => o.stake).join('/')}), answered with a BLS quorum attestation:
   curl -s -X POST ${stack.gateway}/v1/intents -H 'content-type: application/json' --data @${intent}
-${stack.chain?.attestationValidator ? `  (AttestationValidator on chain: ${stack.chain.attestationValidator})
-` : ''}
-` : ''}List models:     curl -s ${stack.gateway}/v1/models
+${
+  stack.chain?.attestationValidator
+    ? `  (AttestationValidator on chain: ${stack.chain.attestationValidator})
+`
+    : ''
+}
+`
+    : ''
+}List models:     curl -s ${stack.gateway}/v1/models
 Fetch a receipt: curl -s ${stack.gateway}/v1/receipts/<requestId>
 Press Ctrl-C to stop everything.
 `);
@@ -96,7 +132,13 @@ Press Ctrl-C to stop everything.
 // A plain transfer of 0.5 ETH to an address the demo policy does not block.
 function demoIntent(policyId: string, chainId: number): unknown {
   return {
-    intent: { from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', to: '0x90F79bf6EB2c4f870365E785982E1f101E93b906', value: '500000000000000000', data: '0x', chainId },
+    intent: {
+      from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+      to: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+      value: '500000000000000000',
+      data: '0x',
+      chainId,
+    },
     policyId,
   };
 }

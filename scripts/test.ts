@@ -14,7 +14,8 @@ function findTests(path: string): string[] {
   const full = join(REPO_ROOT, path);
   if (statSync(full).isFile()) return [full];
   return readdirSync(full, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? findTests(join(path, e.name)) : e.name.endsWith('.test.ts') ? [join(full, e.name)] : []);
+    e.isDirectory() ? findTests(join(path, e.name)) : e.name.endsWith('.test.ts') ? [join(full, e.name)] : [],
+  );
 }
 
 async function main(): Promise<number> {
@@ -38,9 +39,13 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`[test] running ${files.length} test files\n`);
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => relative(REPO_ROOT, f))], {
-    cwd: REPO_ROOT, env, stdio: 'inherit',
+    cwd: REPO_ROOT,
+    env,
+    stdio: 'inherit',
   });
-  const forward = (signal: NodeJS.Signals): void => { child.kill(signal); };
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
@@ -48,7 +53,10 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`[test] ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`[test] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

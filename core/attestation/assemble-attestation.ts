@@ -28,11 +28,7 @@ export type OperatorSignature = { operatorId: string; signature: Hex };
  * Checks each operator signature against its registered key and aggregates them. Quorum is
  * not enforced here (use meetsQuorum on the result) so callers can accumulate incrementally.
  */
-export function assembleAttestation(
-  request: AttestationRequest,
-  signatures: readonly OperatorSignature[],
-  registry: OperatorRegistry,
-): Attestation {
+export function assembleAttestation(request: AttestationRequest, signatures: readonly OperatorSignature[], registry: OperatorRegistry): Attestation {
   const intentHash = computeIntentHash(request.intent);
   const digest = computeAttestationDigest({ ...request, intentHash });
   const active = activeOperators(registry);

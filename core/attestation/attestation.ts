@@ -1,9 +1,10 @@
 /** The attestation JSON document and its schema (for parsing untrusted input). */
 import { z } from 'zod';
 import { isAddress, type Address, type Hex } from 'viem';
+import { hexBytesPattern } from '../hex';
 
 const hexOfBytes = (bytes: number) => {
-  const pattern = new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`);
+  const pattern = hexBytesPattern(bytes);
   return z.custom<Hex>((v) => typeof v === 'string' && pattern.test(v), `expected ${bytes}-byte hex`);
 };
 const bytes32 = hexOfBytes(32);
@@ -17,9 +18,7 @@ const chainId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const operatorId = z.string().min(1).max(256);
 
 /** Schema of an Intent in JSON. */
-export const intentSchema = z
-  .object({ from: address, to: address, value: uint256Decimal, data: anyHex, chainId })
-  .strict();
+export const intentSchema = z.object({ from: address, to: address, value: uint256Decimal, data: anyHex, chainId }).strict();
 
 /** Schema of an attestation in JSON; `.strict()` so unknown (unsigned) fields are refused. */
 export const attestationSchema = z

@@ -53,11 +53,7 @@ export function decodeSignature(signature: Uint8Array): G2Point {
 }
 
 /** Verifies one (possibly aggregate) signature over a message; malformed inputs yield false. */
-export function verifySignature(
-  publicKey: Uint8Array | G1Point,
-  message: Uint8Array,
-  signature: Uint8Array,
-): boolean {
+export function verifySignature(publicKey: Uint8Array | G1Point, message: Uint8Array, signature: Uint8Array): boolean {
   try {
     const key = publicKey instanceof Uint8Array ? decodePublicKey(publicKey) : publicKey;
     // An identity aggregate key (e.g. pk + (-pk)) pairs to 1 with anything; never accept it.
@@ -82,7 +78,5 @@ export function aggregateSignatures(signatures: readonly Uint8Array[]): Uint8Arr
  */
 export function aggregatePublicKeys(publicKeys: readonly (Uint8Array | G1Point)[]): G1Point {
   if (publicKeys.length === 0) throw new BlsKeyError('invalid_public_key', 'no public keys to aggregate');
-  return publicKeys
-    .map((key) => (key instanceof Uint8Array ? decodePublicKey(key) : key))
-    .reduce((acc, point) => acc.add(point), G1.ZERO);
+  return publicKeys.map((key) => (key instanceof Uint8Array ? decodePublicKey(key) : key)).reduce((acc, point) => acc.add(point), G1.ZERO);
 }

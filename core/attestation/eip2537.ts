@@ -26,6 +26,6 @@ export function toEip2537G2(point: Uint8Array | G2Point): Hex {
 
 function concatFp(elements: readonly bigint[]): Uint8Array {
   const out = new Uint8Array(64 * elements.length);
-  elements.forEach((element, i) => out.set(numberToBytesBE(element, 64), 64 * i));
+  for (const [i, element] of elements.entries()) out.set(numberToBytesBE(element, 64), 64 * i);
   return out;
 }

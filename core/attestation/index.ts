@@ -10,3 +10,5 @@ export * from './operator-registry';
 export * from './assemble-attestation';
 export * from './verify-attestation';
 export * from './eip2537';
+export * from './quorum-tally';
+export * from './policy-data-consensus';

@@ -14,13 +14,7 @@ export type Intent = {
 export function computeIntentHash(intent: Intent): Hex {
   return keccak256(
     encodeAbiParameters(
-      [
-        { type: 'address' },
-        { type: 'address' },
-        { type: 'uint256' },
-        { type: 'bytes' },
-        { type: 'uint256' },
-      ],
+      [{ type: 'address' }, { type: 'address' }, { type: 'uint256' }, { type: 'bytes' }, { type: 'uint256' }],
       [intent.from, intent.to, BigInt(intent.value), intent.data, BigInt(intent.chainId)],
     ),
   );

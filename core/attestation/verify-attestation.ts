@@ -65,11 +65,7 @@ export type AttestationVerification = { valid: boolean; reasons: AttestationReje
  * quorum against `registry`, and the aggregate BLS signature over the digest. The registry must
  * only hold keys admitted with a proof of possession (admitOperator).
  */
-export function verifyAttestation(
-  attestation: unknown,
-  registry: OperatorRegistry,
-  options: VerifyAttestationOptions,
-): AttestationVerification {
+export function verifyAttestation(attestation: unknown, registry: OperatorRegistry, options: VerifyAttestationOptions): AttestationVerification {
   const parsed = attestationSchema.safeParse(attestation);
   if (!parsed.success) return { valid: false, reasons: ['malformed_attestation'] };
   const a = parsed.data;
@@ -84,11 +80,7 @@ export function verifyAttestation(
 }
 
 /** Checks hashes, time window, chain, policy and verdict; returns the recomputed digest. */
-function checkBinding(
-  a: Attestation,
-  options: VerifyAttestationOptions,
-  reasons: Set<AttestationRejection>,
-): Hex {
+function checkBinding(a: Attestation, options: VerifyAttestationOptions, reasons: Set<AttestationRejection>): Hex {
   if (a.intent.chainId !== a.chainId) reasons.add('intent_chain_mismatch');
   const intentHash = computeIntentHash(a.intent);
   if (intentHash !== a.intentHash.toLowerCase()) reasons.add('intent_hash_mismatch');
@@ -162,12 +154,7 @@ function checkSignerSet(
 }
 
 /** Checks the aggregate signature over the recomputed digest (a claimed digest is never trusted). */
-function checkSignature(
-  signerKeys: readonly G1Point[],
-  digest: Hex,
-  aggregateSignature: Hex,
-  reasons: Set<AttestationRejection>,
-): void {
+function checkSignature(signerKeys: readonly G1Point[], digest: Hex, aggregateSignature: Hex, reasons: Set<AttestationRejection>): void {
   const signature = hexToBytes(aggregateSignature);
   try {
     decodeSignature(signature);

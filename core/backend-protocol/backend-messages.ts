@@ -1,6 +1,12 @@
 import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
 import { RECEIPT_DOMAIN } from '../receipts/inference-receipt';
 
+/** Paths a backend serves to the gateway (gateway-authenticated, see core/node-protocol). */
+export const BACKEND_PATHS = {
+  /** Runs a model: canonical tensors in, canonical tensors out, the signed receipt in a header. */
+  run: '/v1/run',
+} as const;
+
 /** EIP-712 types of what a backend signs towards the gateway: its registration and heartbeats. */
 export const BACKEND_MESSAGE_TYPES = {
   BackendRegistration: [

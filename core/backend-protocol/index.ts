@@ -1,2 +1,2 @@
+/** The gateway ↔ inference backend protocol: signed registration and heartbeats, and the run call. */
 export * from './backend-messages';
-export * from './gateway-request-auth';

@@ -26,7 +26,11 @@ export function checkInputs(tensors: Readonly<Record<string, Tensor>>, specs: re
     if (spec.dims === null) continue;
     const expected = `[${spec.dims.map((d) => d ?? '?').join(', ')}]`;
     if (t.dims.length !== spec.dims.length) {
-      throw new InputMismatchError('shape_mismatch', `input "${spec.name}" must have rank ${spec.dims.length} ${expected}, got [${t.dims.join(', ')}]`, spec.name);
+      throw new InputMismatchError(
+        'shape_mismatch',
+        `input "${spec.name}" must have rank ${spec.dims.length} ${expected}, got [${t.dims.join(', ')}]`,
+        spec.name,
+      );
     }
     spec.dims.forEach((d, i) => {
       if (d !== null && t.dims[i] !== d) {

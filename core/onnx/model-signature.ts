@@ -24,8 +24,17 @@ export class InvalidModelError extends ProofgateError {
 
 // onnx.TensorProto.DataType values of the types onnxruntime exposes to JavaScript.
 const ELEM_TYPES: Readonly<Record<number, TensorType>> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64',
-  9: 'bool', 10: 'float16', 12: 'uint32', 13: 'uint64',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  10: 'float16',
+  12: 'uint32',
+  13: 'uint64',
 };
 const ELEM_TYPE_NAMES: Readonly<Record<number, string>> = { 8: 'string', 11: 'double', 14: 'complex64', 15: 'complex128', 16: 'bfloat16' };
 
@@ -91,13 +100,11 @@ function readValueInfo(buf: Uint8Array): TensorSpec {
   }
   if (!shape) return { name, type, dims: null };
   const dims: (number | null)[] = [];
-  {
-    for (const f of readFields(shape)) {
-      if (f.field !== 1 || f.wireType !== 2) continue;
-      let dim: number | null = null;
-      for (const d of readFields(f.bytes)) if (d.field === 1 && d.wireType === 0) dim = Number(BigInt.asIntN(64, d.varint));
-      dims.push(dim !== null && dim >= 0 ? dim : null);
-    }
+  for (const f of readFields(shape)) {
+    if (f.field !== 1 || f.wireType !== 2) continue;
+    let dim: number | null = null;
+    for (const d of readFields(f.bytes)) if (d.field === 1 && d.wireType === 0) dim = Number(BigInt.asIntN(64, d.varint));
+    dims.push(dim !== null && dim >= 0 ? dim : null);
   }
   return { name, type, dims };
 }

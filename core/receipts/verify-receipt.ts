@@ -1,6 +1,7 @@
 import { isAddressEqual, recoverTypedDataAddress, type Address, type Hex } from 'viem';
 import { decodeTensors, hashTensors, sha256Hex, tensorMapFromJson, type Tensor } from '../tensors';
 import { receiptTypedData, type InferenceReceipt } from './inference-receipt';
+import { isSha256Id } from '../hex';
 
 /** Tensors as JSON (`{name: {type, dims, data}}`), as decoded tensors, or as their canonical encoding. */
 export type TensorsLike = Uint8Array | Record<string, Tensor> | Record<string, unknown>;
@@ -22,8 +23,6 @@ export interface ReceiptVerification {
   reasons: string[];
 }
 
-const HEX32 = /^0x[0-9a-f]{64}$/;
-
 /**
  * Verifies a receipt offline: recovers the EIP-712 signer (it must be the receipt's backend), and
  * recomputes input/output hashes and checks the signer against trusted backends when asked to.
@@ -32,7 +31,7 @@ export async function verifyReceipt(receipt: InferenceReceipt, options: VerifyRe
   const reasons: string[] = [];
   let signer: Address | null = null;
   for (const key of ['requestId', 'modelSha256', 'inputHash', 'outputHash'] as const) {
-    if (typeof receipt[key] !== 'string' || !HEX32.test(receipt[key])) reasons.push(`malformed_${key}`);
+    if (typeof receipt[key] !== 'string' || !isSha256Id(receipt[key])) reasons.push(`malformed_${key}`);
   }
   if (reasons.length === 0) {
     try {
@@ -58,9 +57,7 @@ async function hashOf(tensors: TensorsLike): Promise<Hex | 'invalid'> {
       return await sha256Hex(tensors);
     }
     const values = Object.values(tensors);
-    const decoded = values.every((v) => (v as Tensor)?.data instanceof Uint8Array)
-      ? (tensors as Record<string, Tensor>)
-      : tensorMapFromJson(tensors);
+    const decoded = values.every((v) => (v as Tensor)?.data instanceof Uint8Array) ? (tensors as Record<string, Tensor>) : tensorMapFromJson(tensors);
     return await hashTensors(decoded);
   } catch {
     return 'invalid';

@@ -24,10 +24,7 @@ export type CallTarget = { kind: 'builtin'; name: string } | { kind: 'func'; pat
 export type With = { target: Term; value: Term; loc: Location; mock?: WithTarget; replacement?: CallTarget };
 
 /** What a `with` replaces, as resolved by the compiler. */
-export type WithTarget =
-  | { kind: 'input'; path: Term[] }
-  | { kind: 'data'; path: string[] }
-  | { kind: 'function'; key: string };
+export type WithTarget = { kind: 'input'; path: Term[] } | { kind: 'data'; path: string[] } | { kind: 'function'; key: string };
 
 /** One literal of a body. */
 export type Expr = {
@@ -40,6 +37,7 @@ export type Expr = {
   outs?: number[];
 };
 
+/** What an expression does: a term, `=`, `:=`, `some`, `some ... in`, `every`, or a nested body. */
 export type ExprBody =
   | { kind: 'term'; term: Term }
   | { kind: 'unify'; left: Term; right: Term }
@@ -50,6 +48,7 @@ export type ExprBody =
   /** `not { ... }`: a nested body (a closure), only valid negated. */
   | { kind: 'body'; body: Body; free?: number[] };
 
+/** A rule or query body: its literals, in source order until the compiler reorders them. */
 export type Body = Expr[];
 
 /** Rule head kinds (OPA: single-value, multi-value, function). */
@@ -72,6 +71,7 @@ export type Rule = {
 /** `import data.x.y as z` / `import input.x`; `future.keywords.*` and `rego.v1` are dropped by the parser. */
 export type Import = { path: Term; alias: string; loc: Location };
 
+/** A parsed module: its package path (without `data`), imports and rules. */
 export type Module = {
   file: string;
   pkg: string[];
@@ -83,4 +83,3 @@ export type Module = {
 export function loc(file: string, row: number, col: number): Location {
   return { file, row, col };
 }
-

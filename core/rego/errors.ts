@@ -20,6 +20,11 @@ export class RegoError extends Error {
 /** One problem found while parsing or compiling a module. */
 export type CompileProblem = { code: string; message: string; location: Location | undefined };
 
+/** Builds a compile problem (every compiler stage reports through this shape). */
+export function problem(code: string, message: string, location: Location | undefined): CompileProblem {
+  return { code, message, location };
+}
+
 /** Compilation failed; `errors` lists every problem in OPA's `file:row:col: code: message` form. */
 export class RegoCompileError extends RegoError {
   override name = 'RegoCompileError';

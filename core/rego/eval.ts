@@ -5,8 +5,8 @@
  */
 import type { Body, CallTarget, Expr, ExprBody, Term, With } from './ast';
 import type { BuiltinContext, EvalContext } from './builtins/types';
-import { findNode } from './compile';
-import type { CompiledPolicy, CompiledQuery, CRule, RuleNode } from './compile';
+import { findNode } from './ir';
+import type { CompiledPolicy, CompiledQuery, CRule, RuleNode } from './ir';
 import { BuiltinError, RegoError, RegoEvalError, RegoLimitError } from './errors';
 import type { Location } from './errors';
 import { RObject, RSet, equal, hashKey, termString } from './value';
@@ -64,7 +64,7 @@ export class Evaluator {
     private readonly opts: EvalOptions,
   ) {
     this.ctx = { input: opts.input, overrides: undefined, mocks: undefined, cache: new Map(), funcCache: new Map() };
-    this.bctx = { context: opts.context };
+    this.bctx = { context: opts.context, charge: (n) => this.charge(n) };
     this.deadline = opts.limits.timeoutMs !== undefined ? Date.now() + opts.limits.timeoutMs : undefined;
   }
 
@@ -95,6 +95,13 @@ export class Evaluator {
     if (this.deadline !== undefined && (this.steps & 1023) === 0 && Date.now() > this.deadline) {
       throw new RegoLimitError(`evaluation exceeded ${this.opts.limits.timeoutMs} ms`);
     }
+  }
+
+  /** Bulk form of `tick` for builtins; the deadline is checked on every charge since one may be large. */
+  private charge(n: number): void {
+    this.steps += n;
+    if (this.steps > this.opts.limits.maxSteps) throw new RegoLimitError(`evaluation exceeded ${this.opts.limits.maxSteps} steps`);
+    if (this.deadline !== undefined && Date.now() > this.deadline) throw new RegoLimitError(`evaluation exceeded ${this.opts.limits.timeoutMs} ms`);
   }
 
   private enter(l: Location | undefined): void {
@@ -536,7 +543,8 @@ export class Evaluator {
       const child = storage ? storageLookup(v, p.value) : lookup(v, p.value);
       return child === undefined ? false : this.evalPath(child, path, i + 1, f, k, storage);
     }
-    if (!this.canEval(p, f)) return this.iterate(v, (key, child) => this.unifyValue(p, key, f, () => this.evalPath(child, path, i + 1, f, k, storage)));
+    if (!this.canEval(p, f))
+      return this.iterate(v, (key, child) => this.unifyValue(p, key, f, () => this.evalPath(child, path, i + 1, f, k, storage)));
     return this.evalTerm(p, f, (key) => {
       const child = storage ? storageLookup(v, key) : lookup(v, key);
       return child === undefined ? false : this.evalPath(child, path, i + 1, f, k, storage);
@@ -570,7 +578,16 @@ export class Evaluator {
   }
 
   /** Descends one key in the data tree. Base documents have string keys only: a number selects the key with its text. */
-  private dataStep(node: RuleNode | undefined, base: Value | undefined, ov: Override | undefined, key: Value, path: Term[], i: number, f: Frame, k: KV): boolean {
+  private dataStep(
+    node: RuleNode | undefined,
+    base: Value | undefined,
+    ov: Override | undefined,
+    key: Value,
+    path: Term[],
+    i: number,
+    f: Frame,
+    k: KV,
+  ): boolean {
     const sk = typeof key === 'string' ? key : typeof key === 'number' ? String(key) : undefined;
     if (sk === undefined) return this.evalData(undefined, lookup(base, key), undefined, path, i + 1, f, k);
     return this.evalData(node?.children.get(sk), lookup(base, sk) ?? lookup(base, key), ov?.children.get(sk), path, i + 1, f, k);
@@ -593,7 +610,7 @@ export class Evaluator {
     if (base instanceof RObject) {
       for (const [k, v] of base.entries()) {
         const child = typeof k === 'string' ? node?.children.get(k) : undefined;
-        if (!child || child.kind !== 'none') out.set(k, v);
+        if (child?.kind !== 'none') out.set(k, v);
       }
     }
     if (ov) {
@@ -622,7 +639,7 @@ export class Evaluator {
       }
       cache.set(node, v);
     }
-    return ov && ov.children.size ? patch(v as Value | undefined, ov) : (v as Value | undefined);
+    return ov?.children.size ? patch(v as Value | undefined, ov) : (v as Value | undefined);
   }
 
   private computeNode(node: RuleNode): Value | undefined {
@@ -763,7 +780,8 @@ export class Evaluator {
       });
       return this.applyCall(target, args, t.loc, k);
     }
-    if (t.args.every((a) => this.canEval(a, f))) return this.evalItems(t.args, 0, new Array(t.args.length), f, (args) => this.applyCall(target, args, t.loc, k));
+    if (t.args.every((a) => this.canEval(a, f)))
+      return this.evalItems(t.args, 0, new Array(t.args.length), f, (args) => this.applyCall(target, args, t.loc, k));
     return this.evalArgsOrdered(t.args, new Array(t.args.length), f, (args) => this.applyCall(target, args, t.loc, k));
   }
 
@@ -782,7 +800,7 @@ export class Evaluator {
     const i = args.findIndex((a, j) => acc[j] === undefined && this.canEval(a, f));
     if (i < 0) {
       if (acc.every((v) => v !== undefined)) return k(acc as Value[]);
-      const j = acc.findIndex((v) => v === undefined);
+      const j = acc.indexOf(undefined);
       return this.evalTerm(args[j]!, f, () => false);
     }
     return this.evalTerm(args[i]!, f, (v) => {
@@ -866,7 +884,7 @@ class Multi {
 }
 
 function targetKey(t: CallTarget): string {
-  return t.kind === 'builtin' ? t.name : 'data.' + t.path.join('.');
+  return t.kind === 'builtin' ? t.name : `data.${t.path.join('.')}`;
 }
 
 /** Child of a collection under a key (set refs yield the element itself). */

@@ -7,7 +7,7 @@ import type { Term } from './ast';
 import { BUILTINS } from './builtins/index';
 import type { EvalContext } from './builtins/types';
 import { compileModules, compileQuery } from './compile';
-import type { CompiledPolicy } from './compile';
+import type { CompiledPolicy } from './ir';
 import { RegoCompileError } from './errors';
 import { Evaluator } from './eval';
 import type { Limits } from './eval';
@@ -15,7 +15,7 @@ import { parseTermSource } from './parser';
 import { RObject, RSet, fromJS, toJS } from './value';
 import type { Value } from './value';
 
-export type { CompiledPolicy } from './compile';
+export type { CompiledPolicy, RuleNode } from './ir';
 export type { EvalContext } from './builtins/types';
 export type { Limits } from './eval';
 export type { Value } from './value';
@@ -73,7 +73,7 @@ export function query(policy: CompiledPolicy, q: string, opts: EvaluateOptions =
  * or undefined when it is undefined.
  */
 export function evaluateValue(policy: CompiledPolicy, entrypoint: string, opts: EvaluateOptions = {}): Value | undefined {
-  const ref = entrypoint.startsWith('data') ? entrypoint : 'data.' + entrypoint.replace(/^\/+/, '').split('/').join('.');
+  const ref = entrypoint.startsWith('data') ? entrypoint : `data.${entrypoint.replace(/^\/+/, '').split('/').join('.')}`;
   const rows = queryValues(policy, `__result__ = ${ref}`, opts);
   if (rows.length === 0) return undefined;
   return rows[0]!.get('__result__');
@@ -107,4 +107,3 @@ function constTerm(t: Term): Value {
       throw new RegoCompileError([{ code: 'rego_parse_error', message: 'term is not a constant value', location: t.loc }]);
   }
 }
-

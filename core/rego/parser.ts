@@ -1,6 +1,7 @@
 import type { Body, Expr, ExprBody, Import, Module, Rule, Term, With } from './ast';
 import { loc } from './ast';
-import type { Location } from './errors';
+import { RegoCompileError } from './errors';
+import type { CompileProblem, Location } from './errors';
 import { parseError, tokenize } from './lexer';
 import type { Token } from './lexer';
 
@@ -15,6 +16,20 @@ const KEYWORDS = new Set(['not', 'with', 'as', 'some', 'every', 'in', 'if', 'con
 /** Parses a module's source (Rego v1). */
 export function parseModule(src: string, file: string): Module {
   return new Parser(tokenize(src, file), file).module();
+}
+
+/** Compiler stage `parseModules`: parses every module (file name → source), collecting all their errors. */
+export function parseModules(sources: Record<string, string>, problems: CompileProblem[]): Module[] {
+  const modules: Module[] = [];
+  for (const [file, src] of Object.entries(sources)) {
+    try {
+      modules.push(parseModule(src, file));
+    } catch (e) {
+      if (e instanceof RegoCompileError) problems.push(...e.errors);
+      else throw e;
+    }
+  }
+  return modules;
 }
 
 /** Parses a query (body of literals separated by `;` or newlines). */
@@ -175,7 +190,8 @@ class Parser {
     if (this.tok.t !== 'ident') this.unexpected('rule');
     const head = this.refOrVar();
     const ref = headRef(head);
-    if (ref.length === 1 && ref[0]!.type === 'scalar' && KEYWORDS.has(String(ref[0]!.value))) this.fail(`unexpected keyword ${String(ref[0]!.value)}`, start);
+    if (ref.length === 1 && ref[0]!.type === 'scalar' && KEYWORDS.has(String(ref[0]!.value)))
+      this.fail(`unexpected keyword ${String(ref[0]!.value)}`, start);
     let args: Term[] | undefined;
     if (this.isOp('(') && !this.tok.sp) args = this.callArgs();
     let kind: Rule['kind'] = args ? 'func' : 'value';
@@ -329,7 +345,8 @@ class Parser {
       this.next();
       const body = this.bodyUntil('}');
       this.expectOp('}');
-      if (body.length && (this.tok.nl || this.tok.t === 'eof' || this.isOp('}') || this.isOp(';') || this.isOp(']') || this.isWord('with'))) return { kind: 'body', body };
+      if (body.length && (this.tok.nl || this.tok.t === 'eof' || this.isOp('}') || this.isOp(';') || this.isOp(']') || this.isWord('with')))
+        return { kind: 'body', body };
     } catch {
       // not a body: parse as an expression below
     }
@@ -355,7 +372,8 @@ class Parser {
 
   private everyExpr(): ExprBody {
     const t = this.termIn(true);
-    if (!(t.type === 'call' && t.op[0] === 'internal' && (t.op[1] === 'member_2' || t.op[1] === 'member_3'))) this.fail('expected `x in xs` after every');
+    if (!(t.type === 'call' && t.op[0] === 'internal' && (t.op[1] === 'member_2' || t.op[1] === 'member_3')))
+      this.fail('expected `x in xs` after every');
     this.expectOp('{');
     const body = this.bodyUntil('}');
     this.expectOp('}');
@@ -679,7 +697,8 @@ function refToStrings(t: Term, file: string): string[] {
   if (t.type !== 'ref' || t.head.type !== 'var') return parseError(file, t.loc.row, t.loc.col, 'invalid path');
   const out = [t.head.name];
   for (const p of t.path) {
-    if (p.type !== 'scalar' || typeof p.value !== 'string') return parseError(file, p.loc.row, p.loc.col, 'invalid path: path elements must be strings');
+    if (p.type !== 'scalar' || typeof p.value !== 'string')
+      return parseError(file, p.loc.row, p.loc.col, 'invalid path: path elements must be strings');
     out.push(p.value);
   }
   return out;

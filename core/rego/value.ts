@@ -7,8 +7,8 @@ export type Value = null | boolean | number | bigint | string | Value[] | RObjec
 
 /** Map key for a value: strings map to themselves (fast path), everything else to a `\0`-prefixed encoding. */
 export function hashKey(v: Value): string {
-  if (typeof v === 'string') return v.charCodeAt(0) === 0 ? '\0s' + v : v;
-  return '\0' + encode(v);
+  if (typeof v === 'string') return v.charCodeAt(0) === 0 ? `\0s${v}` : v;
+  return `\0${encode(v)}`;
 }
 
 /** Unambiguous canonical encoding: equal values (1 and 1.0 included) encode identically. */
@@ -17,14 +17,14 @@ function encode(v: Value): string {
     case 'string':
       return JSON.stringify(v);
     case 'number':
-      return '#' + numberKey(v) + ';';
+      return `#${numberKey(v)};`;
     case 'bigint':
-      return '#' + v.toString() + ';';
+      return `#${v.toString()};`;
     case 'boolean':
       return v ? 't' : 'f';
     case 'object':
       if (v === null) return 'n';
-      if (Array.isArray(v)) return '[' + v.map(encode).join(',') + ']';
+      if (Array.isArray(v)) return `[${v.map(encode).join(',')}]`;
       return v.encoding();
   }
   throw new Error('not a Rego value');
@@ -93,9 +93,9 @@ export class RObject {
   }
   encoding(): string {
     if (this.enc === undefined) {
-      const parts = [...this.m.values()].map(([k, v]) => encode(k) + ':' + encode(v));
+      const parts = [...this.m.values()].map(([k, v]) => `${encode(k)}:${encode(v)}`);
       parts.sort();
-      this.enc = '{' + parts.join(',') + '}';
+      this.enc = `{${parts.join(',')}}`;
     }
     return this.enc;
   }
@@ -143,7 +143,7 @@ export class RSet {
     if (this.enc === undefined) {
       const parts = [...this.m.values()].map(encode);
       parts.sort();
-      this.enc = '<' + parts.join(',') + '>';
+      this.enc = `<${parts.join(',')}>`;
     }
     return this.enc;
   }
@@ -333,16 +333,23 @@ export function jsonText(v: Value): string {
       return v ? 'true' : 'false';
     case 'object':
       if (v === null) return 'null';
-      if (Array.isArray(v)) return '[' + v.map(jsonText).join(',') + ']';
-      if (v instanceof RSet) return '[' + v.values().map(jsonText).join(',') + ']';
-      return '{' + v.entries().map(([k, val]) => jsonString(typeof k === 'string' ? k : jsonText(k)) + ':' + jsonText(val)).join(',') + '}';
+      if (Array.isArray(v)) return `[${v.map(jsonText).join(',')}]`;
+      if (v instanceof RSet) return `[${v.values().map(jsonText).join(',')}]`;
+      return (
+        '{' +
+        v
+          .entries()
+          .map(([k, val]) => `${jsonString(typeof k === 'string' ? k : jsonText(k))}:${jsonText(val)}`)
+          .join(',') +
+        '}'
+      );
   }
   return 'null';
 }
 
 /** Go's encoding/json string escaping (escapes <, >, & and U+2028/2029 like Go does). */
 export function jsonString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Formats a number like OPA: integers without exponent, other floats in Go's shortest 'g' form. */
@@ -377,9 +384,16 @@ export function termString(v: Value): string {
       return v ? 'true' : 'false';
     case 'object':
       if (v === null) return 'null';
-      if (Array.isArray(v)) return '[' + v.map(termString).join(', ') + ']';
-      if (v instanceof RSet) return v.size === 0 ? 'set()' : '{' + v.values().map(termString).join(', ') + '}';
-      return '{' + v.entries().map(([k, val]) => termString(k) + ': ' + termString(val)).join(', ') + '}';
+      if (Array.isArray(v)) return `[${v.map(termString).join(', ')}]`;
+      if (v instanceof RSet) return v.size === 0 ? 'set()' : `{${v.values().map(termString).join(', ')}}`;
+      return (
+        '{' +
+        v
+          .entries()
+          .map(([k, val]) => `${termString(k)}: ${termString(val)}`)
+          .join(', ') +
+        '}'
+      );
   }
   return '';
 }

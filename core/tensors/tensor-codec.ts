@@ -26,16 +26,25 @@ export function encodeTensors(tensors: TensorMap): Uint8Array {
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   let o = 0;
-  view.setUint32(o, entries.length, true); o += 4;
+  view.setUint32(o, entries.length, true);
+  o += 4;
   for (const { name, t } of entries) {
-    view.setUint32(o, name.length, true); o += 4;
-    out.set(name, o); o += name.length;
+    view.setUint32(o, name.length, true);
+    o += 4;
+    out.set(name, o);
+    o += name.length;
     out[o++] = t.type.length;
     for (let i = 0; i < t.type.length; i++) out[o++] = t.type.charCodeAt(i);
-    view.setUint32(o, t.dims.length, true); o += 4;
-    for (const d of t.dims) { view.setBigUint64(o, BigInt(d), true); o += 8; }
-    view.setBigUint64(o, BigInt(t.data.length), true); o += 8;
-    out.set(t.data, o); o += t.data.length;
+    view.setUint32(o, t.dims.length, true);
+    o += 4;
+    for (const d of t.dims) {
+      view.setBigUint64(o, BigInt(d), true);
+      o += 8;
+    }
+    view.setBigUint64(o, BigInt(t.data.length), true);
+    o += 8;
+    out.set(t.data, o);
+    o += t.data.length;
   }
   return out;
 }
@@ -59,14 +68,17 @@ export function decodeTensors(bytes: Uint8Array): Record<string, Tensor> {
     return Number(v);
   };
   need(4);
-  const count = view.getUint32(o, true); o += 4;
+  const count = view.getUint32(o, true);
+  o += 4;
   const out: Record<string, Tensor> = {};
   let previous: Uint8Array | undefined;
   for (let k = 0; k < count; k++) {
     need(4);
-    const nameLen = view.getUint32(o, true); o += 4;
+    const nameLen = view.getUint32(o, true);
+    o += 4;
     need(nameLen);
-    const nameBytes = bytes.subarray(o, o + nameLen); o += nameLen;
+    const nameBytes = bytes.subarray(o, o + nameLen);
+    o += nameLen;
     if (previous && compareBytes(previous, nameBytes) >= 0) {
       throw new InvalidTensorError('tensor encoding is not canonical: names must be unique and in byte order');
     }
@@ -80,10 +92,12 @@ export function decodeTensors(bytes: Uint8Array): Record<string, Tensor> {
     need(1);
     const typeLen = bytes[o++]!;
     need(typeLen);
-    const type = String.fromCharCode(...bytes.subarray(o, o + typeLen)); o += typeLen;
+    const type = String.fromCharCode(...bytes.subarray(o, o + typeLen));
+    o += typeLen;
     if (!isTensorType(type)) throw new InvalidTensorError(`tensor "${name}": unknown type ${JSON.stringify(type)}`);
     need(4);
-    const ndims = view.getUint32(o, true); o += 4;
+    const ndims = view.getUint32(o, true);
+    o += 4;
     if (ndims > 16) throw new InvalidTensorError(`tensor "${name}": at most 16 dimensions`);
     const dims: number[] = [];
     for (let i = 0; i < ndims; i++) dims.push(u64());

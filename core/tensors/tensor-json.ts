@@ -1,8 +1,5 @@
 import { fromFloat16Bits, toFloat16Bits } from './float16';
-import {
-  ELEMENT_SIZE, InvalidTensorError, elementCount, isTensorType,
-  type Tensor, type TensorMap, type TensorType,
-} from './tensor';
+import { ELEMENT_SIZE, InvalidTensorError, elementCount, isTensorType, type Tensor, type TensorMap, type TensorType } from './tensor';
 
 /**
  * A JSON element: numbers; decimal strings for 64-bit integers; booleans; and, for floats, the strings
@@ -20,8 +17,12 @@ export interface JsonTensor {
 }
 
 const INT_RANGES: Partial<Record<TensorType, readonly [number, number]>> = {
-  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
-  int32: [-2147483648, 2147483647], uint32: [0, 4294967295],
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
 };
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
@@ -58,10 +59,7 @@ export function tensorFromJson(name: string, json: unknown): Tensor {
   if (!Array.isArray(data)) throw new InvalidTensorError(`tensor "${name}": data must be a flat array`, { tensor: name });
   const count = elementCount(shape);
   if (data.length !== count) {
-    throw new InvalidTensorError(
-      `tensor "${name}": dims [${shape.join(', ')}] hold ${count} elements but data has ${data.length}`,
-      { tensor: name },
-    );
+    throw new InvalidTensorError(`tensor "${name}": dims [${shape.join(', ')}] hold ${count} elements but data has ${data.length}`, { tensor: name });
   }
   const bytes = new Uint8Array(count * ELEMENT_SIZE[type]);
   const view = new DataView(bytes.buffer);
@@ -138,13 +136,26 @@ function parseInteger64(v: unknown): bigint | undefined {
 
 function writeSmallInt(view: DataView, type: TensorType, i: number, v: number): void {
   switch (type) {
-    case 'int8': view.setInt8(i, v); break;
-    case 'uint8': view.setUint8(i, v); break;
-    case 'int16': view.setInt16(i * 2, v, true); break;
-    case 'uint16': view.setUint16(i * 2, v, true); break;
-    case 'int32': view.setInt32(i * 4, v, true); break;
-    case 'uint32': view.setUint32(i * 4, v, true); break;
-    default: throw new Error(`not a small integer type: ${type}`);
+    case 'int8':
+      view.setInt8(i, v);
+      break;
+    case 'uint8':
+      view.setUint8(i, v);
+      break;
+    case 'int16':
+      view.setInt16(i * 2, v, true);
+      break;
+    case 'uint16':
+      view.setUint16(i * 2, v, true);
+      break;
+    case 'int32':
+      view.setInt32(i * 4, v, true);
+      break;
+    case 'uint32':
+      view.setUint32(i * 4, v, true);
+      break;
+    default:
+      throw new Error(`not a small integer type: ${type}`);
   }
 }
 
@@ -156,17 +167,39 @@ export function tensorToJson(tensor: Tensor): JsonTensor {
   const out: JsonElement[] = new Array(count);
   for (let i = 0; i < count; i++) {
     switch (type) {
-      case 'float32': out[i] = floatToJson(view.getFloat32(i * 4, true), view.getUint32(i * 4, true), 'float32'); break;
-      case 'float16': out[i] = floatToJson(fromFloat16Bits(view.getUint16(i * 2, true)), view.getUint16(i * 2, true), 'float16'); break;
-      case 'int8': out[i] = view.getInt8(i); break;
-      case 'uint8': out[i] = view.getUint8(i); break;
-      case 'int16': out[i] = view.getInt16(i * 2, true); break;
-      case 'uint16': out[i] = view.getUint16(i * 2, true); break;
-      case 'int32': out[i] = view.getInt32(i * 4, true); break;
-      case 'uint32': out[i] = view.getUint32(i * 4, true); break;
-      case 'int64': out[i] = safeOrString(view.getBigInt64(i * 8, true)); break;
-      case 'uint64': out[i] = safeOrString(view.getBigUint64(i * 8, true)); break;
-      case 'bool': out[i] = bytes[i] !== 0; break;
+      case 'float32':
+        out[i] = floatToJson(view.getFloat32(i * 4, true), view.getUint32(i * 4, true), 'float32');
+        break;
+      case 'float16':
+        out[i] = floatToJson(fromFloat16Bits(view.getUint16(i * 2, true)), view.getUint16(i * 2, true), 'float16');
+        break;
+      case 'int8':
+        out[i] = view.getInt8(i);
+        break;
+      case 'uint8':
+        out[i] = view.getUint8(i);
+        break;
+      case 'int16':
+        out[i] = view.getInt16(i * 2, true);
+        break;
+      case 'uint16':
+        out[i] = view.getUint16(i * 2, true);
+        break;
+      case 'int32':
+        out[i] = view.getInt32(i * 4, true);
+        break;
+      case 'uint32':
+        out[i] = view.getUint32(i * 4, true);
+        break;
+      case 'int64':
+        out[i] = safeOrString(view.getBigInt64(i * 8, true));
+        break;
+      case 'uint64':
+        out[i] = safeOrString(view.getBigUint64(i * 8, true));
+        break;
+      case 'bool':
+        out[i] = bytes[i] !== 0;
+        break;
     }
   }
   return { type, dims: [...dims], data: out };

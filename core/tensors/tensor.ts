@@ -1,15 +1,23 @@
 import { ProofgateError } from '../errors';
 
 /** Element types a tensor may have: onnxruntime's names. */
-export const TENSOR_TYPES = [
-  'float32', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool',
-] as const;
+export const TENSOR_TYPES = ['float32', 'float16', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] as const;
 
 export type TensorType = (typeof TENSOR_TYPES)[number];
 
 /** Bytes per element of each type (bool is one byte, 0 or 1; float16 is IEEE binary16). */
 export const ELEMENT_SIZE: Readonly<Record<TensorType, number>> = {
-  float32: 4, float16: 2, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1,
+  float32: 4,
+  float16: 2,
+  int8: 1,
+  uint8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  uint64: 8,
+  bool: 1,
 };
 
 /** A tensor as Proofgate moves and hashes it: raw little-endian element bytes, row-major. */

@@ -57,7 +57,15 @@ export function decodePaymentHeader(value: string): DecodedPayment {
     const parsed = PaymentPayloadV1Schema.safeParse(json);
     if (!parsed.success) throw new InvalidPaymentPayloadError('not an x402 v1 PaymentPayload', { issues: parsed.error.issues });
     const original = parsed.data as PaymentPayloadV1;
-    return { x402Version: 1, scheme: original.scheme, network: original.network, accepted: undefined, resource: undefined, payload: original.payload, original };
+    return {
+      x402Version: 1,
+      scheme: original.scheme,
+      network: original.network,
+      accepted: undefined,
+      resource: undefined,
+      payload: original.payload,
+      original,
+    };
   }
   throw new InvalidPaymentPayloadError(`unsupported x402Version ${JSON.stringify(version)}`);
 }

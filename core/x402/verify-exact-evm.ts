@@ -1,5 +1,12 @@
 import type { PaymentPayload, PaymentPayloadV1, PaymentRequirements } from '@x402/core/types';
-import { PERMIT2_ADDRESS, authorizationTypes, isPermit2Payload, permit2WitnessTypes, x402ExactPermit2ProxyAddress, type ExactEIP3009Payload } from '@x402/evm';
+import {
+  PERMIT2_ADDRESS,
+  authorizationTypes,
+  isPermit2Payload,
+  permit2WitnessTypes,
+  x402ExactPermit2ProxyAddress,
+  type ExactEIP3009Payload,
+} from '@x402/evm';
 import { getAddress, isAddressEqual, recoverTypedDataAddress, toHex, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import { chainIdOfNetwork } from './eip155-network';
@@ -16,11 +23,12 @@ import {
   UnsupportedSchemeError,
 } from './errors';
 import type { DecodedPayment } from './payment-header';
+import { hexBytesPattern } from '../hex';
 
 // @x402/evm ships the EIP-3009 payload only as a TypeScript type plus an `"authorization" in p` guard,
 // so the edge validates the untrusted shape itself before touching any field.
 const uintString = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'a non-negative decimal integer');
-const addressString = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address');
+const addressString = z.string().regex(hexBytesPattern(20), 'a 20-byte hex address');
 const eip3009PayloadSchema = z.object({
   signature: z.string().regex(/^0x([0-9a-fA-F]{2})+$/, 'hex bytes'),
   authorization: z.object({
@@ -29,7 +37,7 @@ const eip3009PayloadSchema = z.object({
     value: uintString,
     validAfter: uintString,
     validBefore: uintString,
-    nonce: z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex nonce'),
+    nonce: z.string().regex(hexBytesPattern(32), 'a 32-byte hex nonce'),
   }),
 });
 
@@ -143,8 +151,12 @@ function parseEip3009(payload: Record<string, unknown>, requirements: PaymentReq
   if (!parsed.success) throw new InvalidPaymentPayloadError('malformed exact EVM payload', { issues: parsed.error.issues });
   const raw = (parsed.data as ExactEIP3009Payload & { signature: Hex }).authorization;
   const authorization: TransferAuthorization = {
-    from: getAddress(raw.from), to: getAddress(raw.to), value: BigInt(raw.value),
-    validAfter: BigInt(raw.validAfter), validBefore: BigInt(raw.validBefore), nonce: raw.nonce,
+    from: getAddress(raw.from),
+    to: getAddress(raw.to),
+    value: BigInt(raw.value),
+    validAfter: BigInt(raw.validAfter),
+    validBefore: BigInt(raw.validBefore),
+    nonce: raw.nonce,
   };
   const { name, version } = tokenDomain(requirements);
   return {
@@ -153,7 +165,9 @@ function parseEip3009(payload: Record<string, unknown>, requirements: PaymentReq
     signature: parsed.data.signature as Hex,
     typedData: {
       domain: { name, version, chainId, verifyingContract: getAddress(requirements.asset) },
-      types: authorizationTypes, primaryType: 'TransferWithAuthorization', message: authorization,
+      types: authorizationTypes,
+      primaryType: 'TransferWithAuthorization',
+      message: authorization,
     },
     nonceKey: authorizationNonceKey(chainId, getAddress(requirements.asset), authorization.from, authorization.nonce),
   };
@@ -173,8 +187,12 @@ function parsePermit2(payload: Record<string, unknown>, requirements: PaymentReq
   }
   const nonce = BigInt(p.nonce);
   const authorization: TransferAuthorization = {
-    from: getAddress(p.from), to: getAddress(p.witness.to), value: BigInt(p.permitted.amount),
-    validAfter: BigInt(p.witness.validAfter), validBefore: BigInt(p.deadline), nonce: toHex(nonce, { size: 32 }),
+    from: getAddress(p.from),
+    to: getAddress(p.witness.to),
+    value: BigInt(p.permitted.amount),
+    validAfter: BigInt(p.witness.validAfter),
+    validBefore: BigInt(p.deadline),
+    nonce: toHex(nonce, { size: 32 }),
   };
   return {
     method: 'permit2',
@@ -186,7 +204,9 @@ function parsePermit2(payload: Record<string, unknown>, requirements: PaymentReq
       primaryType: 'PermitWitnessTransferFrom',
       message: {
         permitted: { token: getAddress(p.permitted.token), amount: authorization.value },
-        spender: getAddress(p.spender), nonce, deadline: authorization.validBefore,
+        spender: getAddress(p.spender),
+        nonce,
+        deadline: authorization.validBefore,
         witness: { to: authorization.to, validAfter: authorization.validAfter },
       },
     },
@@ -217,7 +237,9 @@ export async function verifyExactEvmPayment(input: VerifyExactEvmInput): Promise
   const method = assetTransferMethod(requirements);
   const isPermit2 = isPermit2Payload(payment.payload as never);
   if (isPermit2 !== (method === 'permit2')) {
-    throw new UnsupportedSchemeError(`this resource accepts ${method === 'permit2' ? 'Permit2' : 'EIP-3009 transferWithAuthorization'} payments only`);
+    throw new UnsupportedSchemeError(
+      `this resource accepts ${method === 'permit2' ? 'Permit2' : 'EIP-3009 transferWithAuthorization'} payments only`,
+    );
   }
   const transfer = isPermit2 ? parsePermit2(payment.payload, requirements, chainId) : parseEip3009(payment.payload, requirements, chainId);
   const { authorization, signature } = transfer;

@@ -15,9 +15,14 @@ describe('the gateway Worker bundle', () => {
   it('builds with wrangler deploy --dry-run and stays under 3 MiB gzipped', { timeout: 120_000 }, async () => {
     const out = await mkdtemp(join(tmpdir(), 'proofgate-bundle-'));
     try {
-      await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', out], {
-        cwd: REPO_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },
-      });
+      await promisify(execFile)(
+        process.execPath,
+        [join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', out],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },
+        },
+      );
       const bundle = await readFile(join(out, 'index.js'));
       const gzipped = gzipSync(bundle).byteLength;
       assert.ok(gzipped < 3 * 1024 * 1024, `bundle is ${gzipped} bytes gzipped`);

@@ -15,16 +15,22 @@ import { sharedStack } from '../support/test-stack';
 // inputs: compared element by element, bit for bit.
 
 let stack: LocalStackFile;
-before(async () => { stack = await sharedStack(); });
+before(async () => {
+  stack = await sharedStack();
+});
 
 async function directRun(model: string, inputs: Record<string, JsonTensor>): Promise<Record<string, ort.Tensor>> {
   const file = demoModels().find((m) => m.name === model)!.file;
-  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)), {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+  });
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(inputs)) {
-    feeds[name] = t.type === 'int64'
-      ? new ort.Tensor('int64', BigInt64Array.from(t.data.map((v) => BigInt(v as number))), t.dims)
-      : new ort.Tensor('float32', Float32Array.from(t.data as number[]), t.dims);
+    feeds[name] =
+      t.type === 'int64'
+        ? new ort.Tensor('int64', BigInt64Array.from(t.data.map((v) => BigInt(v as number))), t.dims)
+        : new ort.Tensor('float32', Float32Array.from(t.data as number[]), t.dims);
   }
   const out = await session.run(feeds);
   await session.release();
@@ -58,7 +64,9 @@ describe('inference through the gateway equals a direct onnxruntime-node run', (
       assertSameFloats('output', res.body.outputs.output, direct['output']!);
       assertSameFloats('stateN', res.body.outputs.stateN, direct['stateN']!);
       const verdict = await verifyReceipt(res.body.receipt, {
-        inputs, outputs: res.body.outputs, trustedBackends: stack.backends.map((b) => b.address as Address),
+        inputs,
+        outputs: res.body.outputs,
+        trustedBackends: stack.backends.map((b) => b.address as Address),
       });
       assert.deepEqual(verdict.reasons, []);
       state = res.body.outputs.stateN;
@@ -67,7 +75,9 @@ describe('inference through the gateway equals a direct onnxruntime-node run', (
 
   it('ppocr-det on a 3x64x96 image', async () => {
     const rand = seededRandom(42);
-    const inputs: Record<string, JsonTensor> = { x: { type: 'float32', dims: [1, 3, 64, 96], data: Array.from({ length: 3 * 64 * 96 }, () => Math.fround(rand() * 2 - 1)) } };
+    const inputs: Record<string, JsonTensor> = {
+      x: { type: 'float32', dims: [1, 3, 64, 96], data: Array.from({ length: 3 * 64 * 96 }, () => Math.fround(rand() * 2 - 1)) },
+    };
     const res = await postJson(`${stack.gateway}/v1/models/ppocr-det/infer`, { inputs });
     assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 500));
     const direct = await directRun('ppocr-det', inputs);

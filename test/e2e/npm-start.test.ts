@@ -23,15 +23,26 @@ function alive(pid: number): boolean {
 }
 
 describe('npm start', () => {
-  it('brings the stack up, prints a curl that returns verified outputs and a paid call that settles, and Ctrl-C stops every process', { timeout: 240_000 }, async () => {
+  it('brings the stack up, prints a curl that returns verified outputs and a paid call that settles, and Ctrl-C stops every process', {
+    timeout: 240_000,
+  }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'proofgate-start-'));
     const stackFile = join(dir, 'local-stack.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', '--state', join(dir, 'state'), '--port', '0', '--stack-file', stackFile], {
-      cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/start.ts', '--state', join(dir, 'state'), '--port', '0', '--stack-file', stackFile],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const deadline = Date.now() + 180_000;
@@ -39,15 +50,24 @@ describe('npm start', () => {
         if (child.exitCode !== null || Date.now() > deadline) assert.fail(`npm start did not come up:\n${output}`);
         await new Promise((r) => setTimeout(r, 200));
       }
-      const curl = output.split('\n').map((l) => l.trim()).find((l) => l.startsWith('curl -s -X POST'));
+      const curl = output
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.startsWith('curl -s -X POST'));
       assert.ok(curl, output);
       const { stdout } = await run('sh', ['-c', curl], { cwd: REPO_ROOT });
       const reply = JSON.parse(stdout) as { outputs: Record<string, unknown>; receipt: Parameters<typeof verifyReceipt>[0] };
       const stack = await readStackFile(stackFile);
       assert.equal(stack.backends.length, 2);
-      assert.deepEqual(stack.models.map((m) => m.name), ['silero-vad', 'ppocr-det']);
+      assert.deepEqual(
+        stack.models.map((m) => m.name),
+        ['silero-vad', 'ppocr-det'],
+      );
       assert.ok(/^[0-9a-f]+$/i.test(stack.models[0]!.sha256.slice(2)));
-      const verdict = await verifyReceipt(reply.receipt, { outputs: reply.outputs, trustedBackends: stack.backends.map((b) => b.address as Address) });
+      const verdict = await verifyReceipt(reply.receipt, {
+        outputs: reply.outputs,
+        trustedBackends: stack.backends.map((b) => b.address as Address),
+      });
       assert.deepEqual(verdict.reasons, []);
       assert.equal((await fetch(`${stack.gateway}/healthz`)).status, 200);
       // The paid demo model, paid by the printed command's script with the official x402 client.
@@ -57,9 +77,15 @@ describe('npm start', () => {
       assert.match(paid.stdout, /"state":"settled"/);
       assert.match(paid.stdout, /receipt verifies offline: true/);
       // The printed intent: three operators, a stake-weighted BLS quorum, an attestation.
-      const intentCurl = output.split('\n').map((l) => l.trim()).find((l) => l.includes('/v1/intents'));
+      const intentCurl = output
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.includes('/v1/intents'));
       assert.ok(intentCurl, output);
-      const task = JSON.parse((await run('sh', ['-c', intentCurl], { cwd: REPO_ROOT })).stdout) as { status: string; attestation: { aggregateSignature: string; allowed: boolean } };
+      const task = JSON.parse((await run('sh', ['-c', intentCurl], { cwd: REPO_ROOT })).stdout) as {
+        status: string;
+        attestation: { aggregateSignature: string; allowed: boolean };
+      };
       assert.equal(task.status, 'completed');
       assert.equal(task.attestation.allowed, true);
       assert.match(task.attestation.aggregateSignature, /^0x[0-9a-f]{192}$/);

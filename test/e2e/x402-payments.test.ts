@@ -20,10 +20,13 @@ before(async () => {
   balanceOf = balances(stack);
 });
 
-const body = JSON.stringify({ inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [2, 2, 2, 2] } } });
+const body = JSON.stringify({
+  inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [2, 2, 2, 2] } },
+});
 const payer = () => privateKeyToAccount(stack.chain!.payerPrivateKey as Hex);
 const url = (model: string) => `${stack.gateway}/v1/models/${model}/infer`;
-const post = (model: string, headers: Record<string, string> = {}) => fetch(url(model), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+const post = (model: string, headers: Record<string, string> = {}) =>
+  fetch(url(model), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 const price = BigInt(PAID_PRICE);
 
 async function recordOf(nonce: Hex): Promise<{ status: number; body: any }> {
@@ -42,8 +45,13 @@ describe('x402 payments at the edge', () => {
     assert.equal(json.error, 'payment_required');
     assert.deepEqual(header.accepts, json.accepts);
     assert.deepEqual(json.accepts[0], {
-      scheme: 'exact', network: `eip155:${stack.chain!.chainId}`, amount: PAID_PRICE, asset: stack.chain!.token, payTo: stack.chain!.payTo,
-      maxTimeoutSeconds: 300, extra: { name: stack.chain!.tokenName, version: stack.chain!.tokenVersion },
+      scheme: 'exact',
+      network: `eip155:${stack.chain!.chainId}`,
+      amount: PAID_PRICE,
+      asset: stack.chain!.token,
+      payTo: stack.chain!.payTo,
+      maxTimeoutSeconds: 300,
+      extra: { name: stack.chain!.tokenName, version: stack.chain!.tokenVersion },
     });
     assert.ok(json.extensions['payment-identifier']);
   });
@@ -83,11 +91,13 @@ describe('x402 payments at the edge', () => {
     const req = await requirementsOf(url('paid-add'), body);
     const { header } = await paymentHeader(payer(), req);
     const before = await balanceOf(payer().address);
-    const statuses = await Promise.all(Array.from({ length: 1000 }, async () => {
-      const res = await post('paid-add', { 'payment-signature': header });
-      await res.arrayBuffer();
-      return res.status;
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: 1000 }, async () => {
+        const res = await post('paid-add', { 'payment-signature': header });
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
     const counts: Record<number, number> = {};
     for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
     assert.equal(counts[200], 1, JSON.stringify(counts));

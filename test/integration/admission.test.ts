@@ -16,7 +16,9 @@ import { authorizationNonceKey } from '../../core/x402';
 import { paymentRecordId } from '../../workers/payments/payment-record-id';
 
 let stack: LocalStackFile;
-before(async () => { stack = await sharedStack(); });
+before(async () => {
+  stack = await sharedStack();
+});
 
 const rego = readFileSync(`${REPO_ROOT}/policies/admission.rego`, 'utf8');
 const baseParams = JSON.parse(readFileSync(`${REPO_ROOT}/policies/admission.params.json`, 'utf8')) as Record<string, unknown>;
@@ -53,16 +55,24 @@ describe('policies', () => {
     assert.equal(fetched.body.thresholdBps, 6700);
   });
 
-  it('admits one caller and denies another with the policy\'s reasons, before the body is even read', async () => {
+  it("admits one caller and denies another with the policy's reasons, before the body is even read", async () => {
     const alice = (await postJson(`${stack.gateway}/v1/api-keys`, { label: 'alice' }, admin())).body;
     const bob = (await postJson(`${stack.gateway}/v1/api-keys`, { label: 'bob' }, admin())).body;
     assert.match(alice.key, /^pgk_[0-9a-f]{48}$/);
     const params = { ...baseParams, blockedCallers: [bob.id] };
     const policy = (await postJson(`${stack.gateway}/v1/policies`, { modules: { 'admission.rego': rego }, params }, admin())).body;
     const model = 'guarded-add';
-    const upload = await call(`${stack.gateway}/v1/models/${model}/versions`, { method: 'POST', headers: admin(), body: testModels('-guarded')[0]!.bytes });
+    const upload = await call(`${stack.gateway}/v1/models/${model}/versions`, {
+      method: 'POST',
+      headers: admin(),
+      body: testModels('-guarded')[0]!.bytes,
+    });
     assert.equal(upload.status, 201);
-    assert.equal((await call(`${stack.gateway}/v1/models/${model}/policy`, { method: 'PUT', headers: admin(), body: JSON.stringify({ policyId: policy.id }) })).status, 200);
+    assert.equal(
+      (await call(`${stack.gateway}/v1/models/${model}/policy`, { method: 'PUT', headers: admin(), body: JSON.stringify({ policyId: policy.id }) }))
+        .status,
+      200,
+    );
     const infer = `${stack.gateway}/v1/models/${model}/infer`;
 
     const admitted = await postJson(infer, { inputs }, { authorization: `Bearer ${alice.key}` });
@@ -90,10 +100,23 @@ describe('policies', () => {
     const params = { ...baseParams, blockedCallers: [payer.address.toLowerCase()] };
     const policy = (await postJson(`${stack.gateway}/v1/policies`, { modules: { 'admission.rego': rego }, params }, admin())).body;
     const model = 'guarded-paid';
-    assert.equal((await call(`${stack.gateway}/v1/models/${model}/versions?price=1000`, { method: 'POST', headers: admin(), body: testModels('-guarded-paid')[0]!.bytes })).status, 201);
+    assert.equal(
+      (
+        await call(`${stack.gateway}/v1/models/${model}/versions?price=1000`, {
+          method: 'POST',
+          headers: admin(),
+          body: testModels('-guarded-paid')[0]!.bytes,
+        })
+      ).status,
+      201,
+    );
     const infer = `${stack.gateway}/v1/models/${model}/infer`;
     const requirements = await requirementsOf(infer, JSON.stringify({ inputs }));
-    assert.equal((await call(`${stack.gateway}/v1/models/${model}/policy`, { method: 'PUT', headers: admin(), body: JSON.stringify({ policyId: policy.id }) })).status, 200);
+    assert.equal(
+      (await call(`${stack.gateway}/v1/models/${model}/policy`, { method: 'PUT', headers: admin(), body: JSON.stringify({ policyId: policy.id }) }))
+        .status,
+      200,
+    );
     const { header, nonce } = await paymentHeader(payer, requirements);
     const balanceOf = balances(stack);
     const before = await balanceOf(payer.address);
@@ -108,13 +131,23 @@ describe('policies', () => {
   it('evaluates a policy identically in workerd and in Node', async () => {
     const params = { ...baseParams, blockedCallers: ['key_bad'], tiers: { key_r: 'restricted' } };
     const policy = (await postJson(`${stack.gateway}/v1/policies`, { modules: { 'admission.rego': rego }, params }, admin())).body;
-    const local: CompiledAdmission = { id: policy.id, compiled: compilePolicy({ 'admission.rego': rego }), entrypoint: 'data.proofgate.admission', data: toValue({ params }) };
+    const local: CompiledAdmission = {
+      id: policy.id,
+      compiled: compilePolicy({ 'admission.rego': rego }),
+      entrypoint: 'data.proofgate.admission',
+      data: toValue({ params }),
+    };
     const rand = seededRandom(3);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
     for (let i = 0; i < 25; i++) {
       const input = {
-        caller: pick([null, 'key_ok', 'key_bad', 'key_r']), model: pick(['a', 'b']), version: pick([1, 2]), price: pick(['0', '2000000', '7']),
-        method: pick(['POST', 'GET']), path: '/v1/models/a/infer', headers: { 'user-agent': pick(['curl/8', 'BadBot/1']), 'cf-ipcountry': pick(['DE', 'XX']) },
+        caller: pick([null, 'key_ok', 'key_bad', 'key_r']),
+        model: pick(['a', 'b']),
+        version: pick([1, 2]),
+        price: pick(['0', '2000000', '7']),
+        method: pick(['POST', 'GET']),
+        path: '/v1/models/a/infer',
+        headers: { 'user-agent': pick(['curl/8', 'BadBot/1']), 'cf-ipcountry': pick(['DE', 'XX']) },
         time: `2026-11-25T${String(Math.floor(rand() * 24)).padStart(2, '0')}:00:00Z`,
       };
       for (const rule of ['data.proofgate.admission.allow', 'data.proofgate.admission.deny', 'data.proofgate.admission.tier']) {

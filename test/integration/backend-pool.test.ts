@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
-import { GATEWAY_HEADERS, registrationTypedData, signGatewayRequest } from '../../core/backend-protocol';
+import { registrationTypedData } from '../../core/backend-protocol';
+import { GATEWAY_HEADERS, signGatewayRequest } from '../../core/node-protocol';
 import { verifyReceipt } from '../../core/receipts';
 import { TENSORS_MEDIA_TYPE, encodeTensors, sha256Hex, tensorFromJson } from '../../core/tensors';
 import { createBackendServer } from '../../gpu-backend/backend-server';
-import { GatewayClient, RegistrationRefusedError } from '../../gpu-backend/gateway-client';
+import { RegistrationRefusedError } from '../../core/node-protocol';
+import { GatewayClient } from '../../gpu-backend/gateway-client';
 import { ModelCache } from '../../gpu-backend/model-cache';
 import { SessionPool } from '../../gpu-backend/session-pool';
 import type { LocalStack } from '../../local-stack/launch';
@@ -63,14 +65,27 @@ async function attachBackend(registerAs: PrivateKeyAccount, signAs: PrivateKeyAc
   const served: Hex[] = [];
   let client: GatewayClient | undefined;
   const { server } = createBackendServer({ account: signAs, sessions, executionProvider: 'cpu', authKey: () => client?.currentAuthKey() ?? null });
-  server.prependListener('request', (req) => { served.push(req.headers[GATEWAY_HEADERS.requestId] as Hex); });
+  server.prependListener('request', (req) => {
+    served.push(req.headers[GATEWAY_HEADERS.requestId] as Hex);
+  });
   const url = await listen(server);
   client = new GatewayClient({
-    gatewayUrl: stack.gateway, operatorToken: stack.operatorToken, account: registerAs, publicUrl: url,
-    executionProvider: 'cpu', models: '*', inFlight: () => 0, log: () => {},
+    gatewayUrl: stack.gateway,
+    operatorToken: stack.operatorToken,
+    account: registerAs,
+    publicUrl: url,
+    executionProvider: 'cpu',
+    models: '*',
+    inFlight: () => 0,
+    log: () => {},
   });
   await client.start(10_000);
-  stops.push(() => { client!.stop(); }, () => sessions.close());
+  stops.push(
+    () => {
+      client!.stop();
+    },
+    () => sessions.close(),
+  );
   return { address: registerAs.address, client, served };
 }
 
@@ -83,11 +98,19 @@ async function attachBrokenBackend(account: PrivateKeyAccount): Promise<TestBack
   });
   const url = await listen(server);
   const client = new GatewayClient({
-    gatewayUrl: stack.gateway, operatorToken: stack.operatorToken, account, publicUrl: url,
-    executionProvider: 'cpu', models: '*', inFlight: () => 0, log: () => {},
+    gatewayUrl: stack.gateway,
+    operatorToken: stack.operatorToken,
+    account,
+    publicUrl: url,
+    executionProvider: 'cpu',
+    models: '*',
+    inFlight: () => 0,
+    log: () => {},
   });
   await client.start(10_000);
-  stops.push(() => { client.stop(); });
+  stops.push(() => {
+    client.stop();
+  });
   return { address: account.address, client, served };
 }
 
@@ -102,7 +125,13 @@ describe('backend pool and receipt checks in the Worker', () => {
   it('refuses registrations without the operator token, with a forged signature, or stale', async () => {
     const key = privateKeyToAccount(generatePrivateKey());
     const attacker = privateKeyToAccount(generatePrivateKey());
-    const registration = { backend: key.address, url: 'http://127.0.0.1:9', executionProvider: 'cpu', models: '*', issuedAt: Math.floor(Date.now() / 1000) };
+    const registration = {
+      backend: key.address,
+      url: 'http://127.0.0.1:9',
+      executionProvider: 'cpu',
+      models: '*',
+      issuedAt: Math.floor(Date.now() / 1000),
+    };
     const signature = await key.signTypedData(registrationTypedData(registration));
     const url = `${stack.gateway}/v1/backends/register`;
     const auth = { authorization: `Bearer ${stack.operatorToken}` };
@@ -111,11 +140,20 @@ describe('backend pool and receipt checks in the Worker', () => {
     const forged = await attacker.signTypedData(registrationTypedData(registration));
     assert.equal((await postJson(url, { registration, signature: forged }, auth)).body.error.code, 'invalid_signature');
     const stale = { ...registration, issuedAt: registration.issuedAt - 3600 };
-    assert.equal((await postJson(url, { registration: stale, signature: await key.signTypedData(registrationTypedData(stale)) }, auth)).body.error.code, 'stale_message');
+    assert.equal(
+      (await postJson(url, { registration: stale, signature: await key.signTypedData(registrationTypedData(stale)) }, auth)).body.error.code,
+      'stale_message',
+    );
     assert.equal((await postJson(url, { registration: { ...registration, url: 'ftp://x' }, signature }, auth)).body.error.code, 'invalid_request');
     const badToken = new GatewayClient({
-      gatewayUrl: stack.gateway, operatorToken: 'wrong', account: key, publicUrl: 'http://127.0.0.1:9',
-      executionProvider: 'cpu', models: '*', inFlight: () => 0, log: () => {},
+      gatewayUrl: stack.gateway,
+      operatorToken: 'wrong',
+      account: key,
+      publicUrl: 'http://127.0.0.1:9',
+      executionProvider: 'cpu',
+      models: '*',
+      inFlight: () => 0,
+      log: () => {},
     });
     await assert.rejects(badToken.start(5_000), RegistrationRefusedError);
     assert.deepEqual((await call(`${stack.gateway}/v1/backends`)).body.backends, []);
@@ -132,14 +170,22 @@ describe('backend pool and receipt checks in the Worker', () => {
     assert.equal(res.status, 502, JSON.stringify(res.body));
     assert.equal(res.body.error.code, 'backend_failed');
     assert.equal(await balanceOf(payer().address), before);
-    const record = await call(`${stack.gateway}/v1/payments/${await paymentRecordId(authorizationNonceKey(stack.chain!.chainId, requirements.asset as Hex, payer().address, paid.nonce))}`);
+    const record = await call(
+      `${stack.gateway}/v1/payments/${await paymentRecordId(authorizationNonceKey(stack.chain!.chainId, requirements.asset as Hex, payer().address, paid.nonce))}`,
+    );
     assert.equal(record.body.state, 'released');
     assert.equal(rogue.served.length, 1);
     assert.equal(broken.served.length, 1);
     // The rogue computed a result, but it was neither returned nor stored.
     assert.equal((await call(`${stack.gateway}/v1/receipts/${rogue.served[0]}`)).status, 404);
     const health = (await call(`${stack.gateway}/v1/backends`)).body.backends;
-    assert.deepEqual(health.map((b: { healthy: boolean; inFlight: number }) => [b.healthy, b.inFlight]), [[false, 0], [false, 0]]);
+    assert.deepEqual(
+      health.map((b: { healthy: boolean; inFlight: number }) => [b.healthy, b.inFlight]),
+      [
+        [false, 0],
+        [false, 0],
+      ],
+    );
     assert.equal((await infer()).body.error.code, 'no_backend_available', 'failed backends rest before they are tried again');
   });
 
@@ -168,18 +214,27 @@ describe('backend pool and receipt checks in the Worker', () => {
     const body = encodeTensors({ a: tensorFromJson('a', inputs.a), b: tensorFromJson('b', inputs.b) });
     const requestId = `0x${'5a'.repeat(32)}` as Hex;
     const timestamp = Date.now();
-    const send = (signature: string, payload: Uint8Array = body) => fetch(`${url}/v1/run`, {
-      method: 'POST',
-      headers: {
-        'content-type': TENSORS_MEDIA_TYPE, [GATEWAY_HEADERS.requestId]: requestId, [GATEWAY_HEADERS.modelSha256]: modelSha256,
-        [GATEWAY_HEADERS.timestamp]: String(timestamp), [GATEWAY_HEADERS.signature]: signature,
-      },
-      body: payload,
-    });
+    const send = (signature: string, payload: Uint8Array = body) =>
+      fetch(`${url}/v1/run`, {
+        method: 'POST',
+        headers: {
+          'content-type': TENSORS_MEDIA_TYPE,
+          [GATEWAY_HEADERS.requestId]: requestId,
+          [GATEWAY_HEADERS.subject]: modelSha256,
+          [GATEWAY_HEADERS.timestamp]: String(timestamp),
+          [GATEWAY_HEADERS.signature]: signature,
+        },
+        body: payload,
+      });
     assert.equal((await send('')).status, 401);
     assert.equal((await send(`0x${'00'.repeat(32)}`)).status, 401);
     const signature = await signGatewayRequest(backend.client.currentAuthKey()!, {
-      method: 'POST', path: '/v1/run', requestId, modelSha256, bodySha256: await sha256Hex(body), timestamp,
+      method: 'POST',
+      path: '/v1/run',
+      requestId,
+      subject: modelSha256,
+      bodySha256: await sha256Hex(body),
+      timestamp,
     });
     const tampered = body.slice();
     tampered[tampered.length - 1]! ^= 1;

@@ -6,7 +6,9 @@ import { call, postJson } from '../support/gateway-client';
 import { sharedStack } from '../support/test-stack';
 
 let stack: LocalStackFile;
-before(async () => { stack = await sharedStack(); });
+before(async () => {
+  stack = await sharedStack();
+});
 
 const good = {
   a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] },
@@ -38,25 +40,37 @@ describe('bad inference requests get a clear 4xx and change nothing', () => {
     await expectError(postJson(infer, { inputs: { ...good, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 'x'] } } }), 400, 'invalid_tensor');
     await expectError(postJson(infer, { inputs: { ...good, b: { type: 'complex', dims: [1, 4], data: [1, 1, 1, 1] } } }), 400, 'invalid_tensor');
     const binary = encodeTensors({ a: tensorFromJson('a', good.a), b: tensorFromJson('b', good.b) });
-    await expectError(call(infer, { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE }, body: binary.subarray(0, binary.length - 1) }), 400, 'invalid_tensor');
+    await expectError(
+      call(infer, { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE }, body: binary.subarray(0, binary.length - 1) }),
+      400,
+      'invalid_tensor',
+    );
     // The binary encoding is accepted as input too.
     const ok = await call(infer, { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE }, body: binary });
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body.outputs.sum.data, [2, 3, 4, 5]);
     // A model that cannot run on inputs that fit its declared signature: the model's error, 422.
-    await expectError(postJson(`${stack.gateway}/v1/models/silero-vad/infer`, {
-      inputs: {
-        input: { type: 'float32', dims: [1, 512], data: new Array(512).fill(0) },
-        state: { type: 'float32', dims: [2, 3, 128], data: new Array(768).fill(0) },
-        sr: { type: 'int64', dims: [], data: [16000] },
-      },
-    }), 422, 'model_rejected_input');
+    await expectError(
+      postJson(`${stack.gateway}/v1/models/silero-vad/infer`, {
+        inputs: {
+          input: { type: 'float32', dims: [1, 512], data: new Array(512).fill(0) },
+          state: { type: 'float32', dims: [2, 3, 128], data: new Array(768).fill(0) },
+          sr: { type: 'int64', dims: [], data: [16000] },
+        },
+      }),
+      422,
+      'model_rejected_input',
+    );
     assert.deepEqual(await backendsSnapshot(), receiptsBefore);
   });
 
   it('refuses an oversized body with 413 before reading it all', async () => {
     const big = new Uint8Array(33 * 1024 * 1024 + 1).fill(0x20);
-    await expectError(call(`${stack.gateway}/v1/models/tiny-add/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big }), 413, 'payload_too_large');
+    await expectError(
+      call(`${stack.gateway}/v1/models/tiny-add/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big }),
+      413,
+      'payload_too_large',
+    );
   });
 
   it('answers unknown routes with 404 not_found', async () => {

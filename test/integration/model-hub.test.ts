@@ -7,7 +7,9 @@ import { call } from '../support/gateway-client';
 import { sharedStack } from '../support/test-stack';
 
 let stack: LocalStackFile;
-before(async () => { stack = await sharedStack(); });
+before(async () => {
+  stack = await sharedStack();
+});
 
 const sha = (b: Uint8Array): string => `0x${createHash('sha256').update(b).digest('hex')}`;
 const upload = (name: string, bytes: Uint8Array, opts: { price?: string; token?: string | null } = {}) =>
@@ -24,8 +26,14 @@ describe('model hub', () => {
     const silero = res.body.models.find((m: { name: string }) => m.name === 'silero-vad');
     assert.equal(silero.price, '0');
     assert.equal(silero.size, 2327524);
-    assert.deepEqual(silero.inputs.map((i: { name: string }) => i.name), ['input', 'state', 'sr']);
-    assert.deepEqual(silero.outputs.map((o: { name: string }) => o.name), ['output', 'stateN']);
+    assert.deepEqual(
+      silero.inputs.map((i: { name: string }) => i.name),
+      ['input', 'state', 'sr'],
+    );
+    assert.deepEqual(
+      silero.outputs.map((o: { name: string }) => o.name),
+      ['output', 'stateN'],
+    );
     assert.ok(res.body.models.some((m: { name: string }) => m.name === 'ppocr-det'));
   });
 
@@ -46,7 +54,10 @@ describe('model hub', () => {
     assert.equal(priced.body.version, 3);
     assert.equal(priced.body.price, '1000');
     const listing = await call(`${stack.gateway}/v1/models/hub-test`);
-    assert.deepEqual(listing.body.versions.map((v: { version: number }) => v.version), [3, 2, 1]);
+    assert.deepEqual(
+      listing.body.versions.map((v: { version: number }) => v.version),
+      [3, 2, 1],
+    );
     assert.equal(Date.parse(listing.body.versions[0].createdAt) > 0, true);
     const blob = await fetch(`${stack.gateway}/v1/blobs/${first.body.sha256}`);
     assert.equal(blob.status, 200);
@@ -54,7 +65,9 @@ describe('model hub', () => {
     const latest = (await call(`${stack.gateway}/v1/models`)).body.models.find((m: { name: string }) => m.name === 'hub-test');
     assert.equal(latest.latestVersion, 3);
     // The latest version is priced: it is never served without payment; version 2 is free.
-    const body = JSON.stringify({ inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } } });
+    const body = JSON.stringify({
+      inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } },
+    });
     const paid = await call(`${stack.gateway}/v1/models/hub-test/infer`, { method: 'POST', body });
     assert.equal(paid.status, 402);
     assert.equal(paid.body.accepts[0].amount, '1000');
@@ -65,7 +78,10 @@ describe('model hub', () => {
 
   it('gives concurrent uploads distinct versions', async () => {
     const replies = await Promise.all([0, 1, 2, 3].map((i) => upload('hub-race', testModels(`-race-${i}`)[0]!.bytes)));
-    assert.deepEqual(replies.map((r) => r.status), [201, 201, 201, 201]);
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      [201, 201, 201, 201],
+    );
     assert.deepEqual(replies.map((r) => r.body.version).sort(), [1, 2, 3, 4]);
   });
 

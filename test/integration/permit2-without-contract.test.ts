@@ -12,16 +12,23 @@ import { balances } from '../support/x402-payer';
 // edge verifies it, then refuses it before any work because it could never settle.
 
 let stack: LocalStack;
-before(async () => { stack = await launchTestStack({ backends: 1, workerVars: { X402_ASSET_TRANSFER_METHOD: 'permit2' } }); });
+before(async () => {
+  stack = await launchTestStack({ backends: 1, workerVars: { X402_ASSET_TRANSFER_METHOD: 'permit2' } });
+});
 after(() => stack.stop());
 
 describe('Permit2 payments on a chain without Permit2', () => {
   it('are asked for with assetTransferMethod permit2 and refused with permit2_unavailable, nothing charged', async () => {
     const url = `${stack.gateway}/v1/models/paid-add/infer`;
-    const body = JSON.stringify({ inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } } });
+    const body = JSON.stringify({
+      inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } },
+    });
     const unpaid = await fetch(url, { method: 'POST', body });
     assert.equal(unpaid.status, 402);
-    assert.equal(((await unpaid.json()) as { accepts: { extra: { assetTransferMethod?: string } }[] }).accepts[0]!.extra.assetTransferMethod, 'permit2');
+    assert.equal(
+      ((await unpaid.json()) as { accepts: { extra: { assetTransferMethod?: string } }[] }).accepts[0]!.extra.assetTransferMethod,
+      'permit2',
+    );
 
     const payer = privateKeyToAccount(stack.chain!.payerPrivateKey as Hex);
     const before = await balances(stack)(payer.address);

@@ -31,11 +31,16 @@ before(async () => {
         req.on('end', () => {
           const first = req.url === '/settle' && settleCalls++ === 0;
           void fetch(`${facilitator}${req.url}`, {
-            method: req.method, headers: { 'content-type': 'application/json' }, ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
-          }).then(async (upstream) => {
-            const text = await upstream.text();
-            setTimeout(() => res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text), first ? SETTLE_TIMEOUT_MS * 3 : 0);
-          }, () => res.writeHead(502).end());
+            method: req.method,
+            headers: { 'content-type': 'application/json' },
+            ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
+          }).then(
+            async (upstream) => {
+              const text = await upstream.text();
+              setTimeout(() => res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text), first ? SETTLE_TIMEOUT_MS * 3 : 0);
+            },
+            () => res.writeHead(502).end(),
+          );
         });
       });
       await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));

@@ -26,7 +26,10 @@ export async function launchTestStack(opts: Partial<LaunchOptions> = {}): Promis
     models.push({ name: m.name, file, price: '0' });
     // Priced twins of tiny-add for the payment tests, settled before and after the answer.
     if (m.name === 'tiny-add') {
-      models.push({ name: 'paid-add', file, price: PAID_PRICE, settlement: 'sync' }, { name: 'paid-add-async', file, price: PAID_PRICE, settlement: 'async' });
+      models.push(
+        { name: 'paid-add', file, price: PAID_PRICE, settlement: 'sync' },
+        { name: 'paid-add-async', file, price: PAID_PRICE, settlement: 'async' },
+      );
     }
   }
   return launchLocalStack({ backends: 2, gatewayPort: 0, models, ...opts, stateDir });

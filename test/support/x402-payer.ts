@@ -28,7 +28,12 @@ export interface AuthorizationOverrides {
  * Builds a PAYMENT-SIGNATURE header by hand (the official client would refuse to sign the bad ones
  * these tests need): a real EIP-712 TransferWithAuthorization signature over the given fields.
  */
-export async function paymentHeader(payer: LocalAccount, req: PaymentRequirements, o: AuthorizationOverrides = {}, accepted: Partial<PaymentRequirements> = {}): Promise<{ header: string; nonce: Hex }> {
+export async function paymentHeader(
+  payer: LocalAccount,
+  req: PaymentRequirements,
+  o: AuthorizationOverrides = {},
+  accepted: Partial<PaymentRequirements> = {},
+): Promise<{ header: string; nonce: Hex }> {
   const now = BigInt(Math.floor(Date.now() / 1000));
   const authorization = {
     from: payer.address,
@@ -51,7 +56,12 @@ export async function paymentHeader(payer: LocalAccount, req: PaymentRequirement
     accepted: { ...req, ...accepted },
     payload: {
       signature,
-      authorization: { ...authorization, value: authorization.value.toString(), validAfter: authorization.validAfter.toString(), validBefore: authorization.validBefore.toString() },
+      authorization: {
+        ...authorization,
+        value: authorization.value.toString(),
+        validAfter: authorization.validAfter.toString(),
+        validBefore: authorization.validBefore.toString(),
+      },
     },
   };
   return { header: encodePaymentSignatureHeader(payload as never), nonce: authorization.nonce };

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { bytesToHex } from 'viem';
 import { z } from 'zod';
-import { InvalidRequestError, ProofgateError } from '../../core/errors';
+import { ProofgateError } from '../../core/errors';
 import { sha256Hex } from '../../core/tensors';
 import { apiKeys } from '../../schema';
 
@@ -15,14 +15,21 @@ export class InvalidApiKeyError extends ProofgateError {
 
 const KEY_PREFIX = 'pgk_';
 
+/** Body of `POST /v1/api-keys`. */
+export const apiKeyBody = z.object({ label: z.string().min(1).max(128) });
+
 /** Issues an API key (admin): the key is returned once; only its hash is kept. */
-export async function createApiKey(db: D1Database, body: unknown, nowMs: number): Promise<{ id: string; key: string; label: string }> {
-  const parsed = z.object({ label: z.string().min(1).max(128) }).safeParse(body);
-  if (!parsed.success) throw new InvalidRequestError('invalid_request', 'body must be {"label": "<1-128 characters>"}');
+export async function createApiKey(
+  db: D1Database,
+  body: z.infer<typeof apiKeyBody>,
+  nowMs: number,
+): Promise<{ id: string; key: string; label: string }> {
   const id = `key_${bytesToHex(crypto.getRandomValues(new Uint8Array(8))).slice(2)}`;
   const key = `${KEY_PREFIX}${bytesToHex(crypto.getRandomValues(new Uint8Array(24))).slice(2)}`;
-  await drizzle(db).insert(apiKeys).values({ id, keyHash: await hashKey(key), label: parsed.data.label, createdAt: nowMs });
-  return { id, key, label: parsed.data.label };
+  await drizzle(db)
+    .insert(apiKeys)
+    .values({ id, keyHash: await hashKey(key), label: body.label, createdAt: nowMs });
+  return { id, key, label: body.label };
 }
 
 /** The API key id of a request's `Authorization: Bearer pgk_…`, null without one, 401 for an unknown key. */
@@ -31,7 +38,11 @@ export async function resolveCaller(db: D1Database, request: Request): Promise<s
   if (!header.startsWith(`Bearer ${KEY_PREFIX}`)) return null;
   const match = /^Bearer (pgk_[0-9a-f]{48})$/.exec(header);
   if (!match) throw new InvalidApiKeyError();
-  const rows = await drizzle(db).select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, await hashKey(match[1]!))).limit(1);
+  const rows = await drizzle(db)
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(eq(apiKeys.keyHash, await hashKey(match[1]!)))
+    .limit(1);
   if (!rows[0]) throw new InvalidApiKeyError();
   return rows[0].id;
 }

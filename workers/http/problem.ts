@@ -14,7 +14,7 @@ export function toErrorResponse(err: unknown): Response {
     const retryAfter = err.details?.['retryAfterSeconds'];
     return errorResponse(err, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : undefined);
   }
-  console.error('unhandled error', err instanceof Error ? err.stack ?? err.message : String(err));
+  console.error('unhandled error', err instanceof Error ? (err.stack ?? err.message) : String(err));
   return errorResponse(new ProofgateError('internal_error', 'internal error', 500));
 }
 

@@ -28,7 +28,10 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(size);
   let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
   return out;
 }
 

@@ -31,7 +31,10 @@ const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Checks a model name: lower-case letters, digits, '.', '_' and '-', at most 64 characters. */
 export function checkModelName(name: string): string {
   if (!MODEL_NAME.test(name)) {
-    throw new InvalidRequestError('invalid_model_name', 'model names are 1-64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit');
+    throw new InvalidRequestError(
+      'invalid_model_name',
+      'model names are 1-64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit',
+    );
   }
   return name;
 }
@@ -91,9 +94,14 @@ export async function publishModel(
   const signature = readModelSignature(bytes);
   const sha256 = await sha256Hex(bytes);
   const orm = drizzle(db);
-  const same = await orm.select().from(modelVersions)
-    .where(and(eq(modelVersions.name, name), eq(modelVersions.sha256, sha256), eq(modelVersions.price, price), eq(modelVersions.settlement, settlement)))
-    .orderBy(desc(modelVersions.version)).limit(1);
+  const same = await orm
+    .select()
+    .from(modelVersions)
+    .where(
+      and(eq(modelVersions.name, name), eq(modelVersions.sha256, sha256), eq(modelVersions.price, price), eq(modelVersions.settlement, settlement)),
+    )
+    .orderBy(desc(modelVersions.version))
+    .limit(1);
   if (same[0]) return { model: toModelVersion(same[0]), created: false };
 
   const key = modelObjectKey(sha256);
@@ -103,19 +111,25 @@ export async function publishModel(
   // the primary key (name, version) rejects the loser, which simply tries again.
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const inserted = await orm.insert(modelVersions).select(
-        orm.select({
-          name: sql<string>`${name}`.as('name'),
-          version: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1`.as('version'),
-          sha256: sql<string>`${sha256}`.as('sha256'),
-          size: sql<number>`${bytes.byteLength}`.as('size'),
-          inputs: sql<string>`${JSON.stringify(signature.inputs)}`.as('inputs'),
-          outputs: sql<string>`${JSON.stringify(signature.outputs)}`.as('outputs'),
-          price: sql<string>`${price}`.as('price'),
-          settlement: sql<'sync' | 'async'>`${settlement}`.as('settlement'),
-          createdAt: sql<number>`${nowMs}`.as('created_at'),
-        }).from(modelVersions).where(eq(modelVersions.name, name)),
-      ).returning();
+      const inserted = await orm
+        .insert(modelVersions)
+        .select(
+          orm
+            .select({
+              name: sql<string>`${name}`.as('name'),
+              version: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1`.as('version'),
+              sha256: sql<string>`${sha256}`.as('sha256'),
+              size: sql<number>`${bytes.byteLength}`.as('size'),
+              inputs: sql<string>`${JSON.stringify(signature.inputs)}`.as('inputs'),
+              outputs: sql<string>`${JSON.stringify(signature.outputs)}`.as('outputs'),
+              price: sql<string>`${price}`.as('price'),
+              settlement: sql<'sync' | 'async'>`${settlement}`.as('settlement'),
+              createdAt: sql<number>`${nowMs}`.as('created_at'),
+            })
+            .from(modelVersions)
+            .where(eq(modelVersions.name, name)),
+        )
+        .returning();
       return { model: toModelVersion(inserted[0]!), created: true };
     } catch (err) {
       if (!String(err).includes('UNIQUE') && !String(err).includes('PRIMARY KEY')) throw err;
@@ -126,7 +140,9 @@ export async function publishModel(
 
 /** The latest version of every model, by name. */
 export async function listModels(db: D1Database): Promise<ModelVersion[]> {
-  const rows = await drizzle(db).select().from(modelVersions)
+  const rows = await drizzle(db)
+    .select()
+    .from(modelVersions)
     .where(sql`${modelVersions.version} = (select max(m2.version) from model_versions m2 where m2.name = ${modelVersions.name})`)
     .orderBy(modelVersions.name);
   return rows.map(toModelVersion);

@@ -1,5 +1,6 @@
 import { bytesToHex, isAddressEqual, type Address, type Hex } from 'viem';
-import { GATEWAY_HEADERS, deriveBackendAuthKey, signGatewayRequest } from '../../core/backend-protocol';
+import { BACKEND_PATHS } from '../../core/backend-protocol';
+import { GATEWAY_HEADERS, backendAuthLabel, deriveNodeAuthKey, gatewayRequestHeaders } from '../../core/node-protocol';
 import { ProofgateError } from '../../core/errors';
 import { verifyReceipt, type InferenceReceipt } from '../../core/receipts';
 import { TENSORS_MEDIA_TYPE, decodeTensors, sha256Hex, type Tensor } from '../../core/tensors';
@@ -90,21 +91,19 @@ export async function dispatchInference(opts: DispatchOptions): Promise<Inferenc
 }
 
 async function callBackend(opts: DispatchOptions, lease: BackendLease, requestId: Hex): Promise<InferenceResult> {
-  const path = '/v1/run';
-  const timestamp = Date.now();
-  const authKey = await deriveBackendAuthKey(opts.gatewaySecret, lease.address);
-  const signature = await signGatewayRequest(authKey, {
-    method: 'POST', path, requestId, modelSha256: opts.model.sha256, bodySha256: opts.inputHash, timestamp,
+  const path = BACKEND_PATHS.run;
+  const authKey = await deriveNodeAuthKey(opts.gatewaySecret, backendAuthLabel(lease.address));
+  const auth = await gatewayRequestHeaders(authKey, {
+    method: 'POST',
+    path,
+    requestId,
+    subject: opts.model.sha256,
+    bodySha256: opts.inputHash,
+    timestamp: Date.now(),
   });
   const res = await (opts.fetcher ?? fetch)(`${lease.url}${path}`, {
     method: 'POST',
-    headers: {
-      'content-type': TENSORS_MEDIA_TYPE,
-      [GATEWAY_HEADERS.requestId]: requestId,
-      [GATEWAY_HEADERS.modelSha256]: opts.model.sha256,
-      [GATEWAY_HEADERS.timestamp]: String(timestamp),
-      [GATEWAY_HEADERS.signature]: signature,
-    },
+    headers: { 'content-type': TENSORS_MEDIA_TYPE, ...auth },
     body: opts.inputBytes,
     signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000),
   });
@@ -119,11 +118,17 @@ async function callBackend(opts: DispatchOptions, lease: BackendLease, requestId
   const outputHash = await sha256Hex(outputBytes);
   const outputs = decodeTensors(outputBytes);
   const mismatch =
-    receipt.requestId !== requestId ? 'requestId' :
-    receipt.modelSha256 !== opts.model.sha256 ? 'modelSha256' :
-    receipt.inputHash !== opts.inputHash ? 'inputHash' :
-    receipt.outputHash !== outputHash ? 'outputHash' :
-    !isAddressEqual(receipt.backend, lease.address as Address) ? 'backend' : null;
+    receipt.requestId !== requestId
+      ? 'requestId'
+      : receipt.modelSha256 !== opts.model.sha256
+        ? 'modelSha256'
+        : receipt.inputHash !== opts.inputHash
+          ? 'inputHash'
+          : receipt.outputHash !== outputHash
+            ? 'outputHash'
+            : !isAddressEqual(receipt.backend, lease.address as Address)
+              ? 'backend'
+              : null;
   if (mismatch) throw new UntrustedAnswer(`receipt ${mismatch} does not match the call`);
   for (const spec of opts.model.outputs) if (!outputs[spec.name]) throw new UntrustedAnswer(`output "${spec.name}" is missing`);
   const verdict = await verifyReceipt(receipt, { trustedBackends: [lease.address as Address] });
@@ -141,14 +146,27 @@ function parseReceiptHeader(header: string | null): InferenceReceipt {
   try {
     const json = JSON.parse(atob(header.replace(/-/g, '+').replace(/_/g, '/'))) as InferenceReceipt;
     const t = json.timings;
-    if (typeof json.executionProvider !== 'string' || !Number.isSafeInteger(json.issuedAt) || typeof json.signature !== 'string'
-      || !t || ![t.queueMs, t.runMs, t.totalMs].every((n) => typeof n === 'number' && Number.isFinite(n))) {
+    if (
+      typeof json.executionProvider !== 'string' ||
+      !Number.isSafeInteger(json.issuedAt) ||
+      typeof json.signature !== 'string' ||
+      !t ||
+      ![t.queueMs, t.runMs, t.totalMs].every((n) => typeof n === 'number' && Number.isFinite(n))
+    ) {
       throw new Error('fields');
     }
     return {
-      requestId: json.requestId, modelSha256: json.modelSha256, inputHash: json.inputHash, outputHash: json.outputHash,
-      backend: json.backend, executionProvider: json.executionProvider, issuedAt: json.issuedAt,
-      model: '', version: 0, timings: { queueMs: t.queueMs, runMs: t.runMs, totalMs: t.totalMs }, signature: json.signature,
+      requestId: json.requestId,
+      modelSha256: json.modelSha256,
+      inputHash: json.inputHash,
+      outputHash: json.outputHash,
+      backend: json.backend,
+      executionProvider: json.executionProvider,
+      issuedAt: json.issuedAt,
+      model: '',
+      version: 0,
+      timings: { queueMs: t.queueMs, runMs: t.runMs, totalMs: t.totalMs },
+      signature: json.signature,
     };
   } catch {
     throw new UntrustedAnswer('receipt header is malformed');

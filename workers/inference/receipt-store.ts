@@ -14,11 +14,22 @@ export class ReceiptNotFoundError extends ProofgateError {
 
 /** Stores a receipt whose signature was already verified. */
 export async function storeReceipt(db: D1Database, r: InferenceReceipt, nowMs: number): Promise<void> {
-  await drizzle(db).insert(receipts).values({
-    requestId: r.requestId, model: r.model, version: r.version, modelSha256: r.modelSha256, inputHash: r.inputHash,
-    outputHash: r.outputHash, backend: r.backend, executionProvider: r.executionProvider, issuedAt: r.issuedAt,
-    timings: JSON.stringify(r.timings), signature: r.signature, createdAt: nowMs,
-  });
+  await drizzle(db)
+    .insert(receipts)
+    .values({
+      requestId: r.requestId,
+      model: r.model,
+      version: r.version,
+      modelSha256: r.modelSha256,
+      inputHash: r.inputHash,
+      outputHash: r.outputHash,
+      backend: r.backend,
+      executionProvider: r.executionProvider,
+      issuedAt: r.issuedAt,
+      timings: JSON.stringify(r.timings),
+      signature: r.signature,
+      createdAt: nowMs,
+    });
 }
 
 /** Loads a stored receipt by request id. */
@@ -27,8 +38,16 @@ export async function loadReceipt(db: D1Database, requestId: string): Promise<In
   const r = rows[0];
   if (!r) throw new ReceiptNotFoundError(requestId);
   return {
-    requestId: r.requestId as Hex, modelSha256: r.modelSha256 as Hex, inputHash: r.inputHash as Hex, outputHash: r.outputHash as Hex,
-    backend: r.backend as Address, executionProvider: r.executionProvider, issuedAt: r.issuedAt,
-    model: r.model, version: r.version, timings: JSON.parse(r.timings) as ReceiptTimings, signature: r.signature as Hex,
+    requestId: r.requestId as Hex,
+    modelSha256: r.modelSha256 as Hex,
+    inputHash: r.inputHash as Hex,
+    outputHash: r.outputHash as Hex,
+    backend: r.backend as Address,
+    executionProvider: r.executionProvider,
+    issuedAt: r.issuedAt,
+    model: r.model,
+    version: r.version,
+    timings: JSON.parse(r.timings) as ReceiptTimings,
+    signature: r.signature as Hex,
   };
 }

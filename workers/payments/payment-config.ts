@@ -42,8 +42,13 @@ export function paymentConfig(env: Env): PaymentConfig | null {
 /** The x402 requirements of one call at `amount` atomic units. */
 export function requirementsFor(config: PaymentConfig, amount: string): PaymentRequirements {
   return exactEvmRequirements({
-    chainId: config.chainId, asset: config.asset, payTo: config.payTo, amount: BigInt(amount),
-    maxTimeoutSeconds: config.maxTimeoutSeconds, name: config.assetName, version: config.assetVersion,
+    chainId: config.chainId,
+    asset: config.asset,
+    payTo: config.payTo,
+    amount: BigInt(amount),
+    maxTimeoutSeconds: config.maxTimeoutSeconds,
+    name: config.assetName,
+    version: config.assetVersion,
     assetTransferMethod: config.assetTransferMethod,
   });
 }

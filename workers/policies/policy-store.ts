@@ -4,6 +4,7 @@ import { bytesToHex, type Hex } from 'viem';
 import { z } from 'zod';
 import { canonicalJson } from '../../core/canonical-json';
 import { InvalidRequestError, ProofgateError } from '../../core/errors';
+import { bytes32Schema } from '../../core/hex';
 import { compilePolicy, RegoCompileError } from '../../core/rego';
 import { modelPolicies, policies } from '../../schema';
 import { getModelVersion } from '../hub/model-store';
@@ -38,37 +39,39 @@ export class InvalidPolicyError extends ProofgateError {
 
 const ENTRYPOINT = /^data(\.[A-Za-z_][A-Za-z0-9_]*)+$/;
 
-const policyBody = z.object({
-  modules: z.record(z.string().regex(/^[A-Za-z0-9_./-]{1,128}\.rego$/, 'module names end in .rego'), z.string().max(256 * 1024))
+/** Body of `POST /v1/policies`. */
+export const policyBody = z.object({
+  modules: z
+    .record(z.string().regex(/^[A-Za-z0-9_./-]{1,128}\.rego$/, 'module names end in .rego'), z.string().max(256 * 1024))
     .refine((m) => Object.keys(m).length > 0 && Object.keys(m).length <= 32, '1 to 32 modules'),
   entrypoint: z.string().regex(ENTRYPOINT, 'a package path such as data.proofgate.admission').default('data.proofgate.admission'),
   params: z.unknown().default({}),
-  policyData: z.array(z.object({
-    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/),
-    sha256: z.string().regex(/^0x[0-9a-f]{64}$/).transform((s) => s as Hex),
-  })).max(16).default([]),
+  policyData: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/),
+        sha256: bytes32Schema,
+      }),
+    )
+    .max(16)
+    .default([]),
   thresholdBps: z.number().int().min(1).max(10_000).default(DEFAULT_THRESHOLD_BPS),
 });
 
 /** The policy body as submitted: validated, with defaults filled in. */
 export type PolicyContent = z.infer<typeof policyBody>;
 
-/** Validates a policy body (400 `invalid_request`) and compiles it (400 `invalid_policy`). */
-export function parsePolicy(body: unknown): PolicyContent {
-  const parsed = policyBody.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new InvalidRequestError('invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
-  }
-  const names = parsed.data.policyData.map((p) => p.name);
+/** Checks what the schema cannot (unique PolicyData names, 400 `invalid_request`) and compiles the Rego (400 `invalid_policy`). */
+export function checkPolicy(content: PolicyContent): PolicyContent {
+  const names = content.policyData.map((p) => p.name);
   if (new Set(names).size !== names.length) throw new InvalidRequestError('invalid_request', 'policyData names must be unique');
   try {
-    compilePolicy(parsed.data.modules);
+    compilePolicy(content.modules);
   } catch (err) {
     if (err instanceof RegoCompileError) throw new InvalidPolicyError(err);
     throw err;
   }
-  return parsed.data;
+  return content;
 }
 
 /** The policy id: sha256 of the canonical JSON of its content. */
@@ -78,13 +81,22 @@ export async function policyId(content: PolicyContent): Promise<Hex> {
 }
 
 /** Stores a policy (idempotent: the same content is the same id). */
-export async function createPolicy(db: D1Database, body: unknown, nowMs: number): Promise<{ policy: StoredPolicy; created: boolean }> {
-  const content = parsePolicy(body);
+export async function createPolicy(db: D1Database, body: PolicyContent, nowMs: number): Promise<{ policy: StoredPolicy; created: boolean }> {
+  const content = checkPolicy(body);
   const id = await policyId(content);
-  const inserted = await drizzle(db).insert(policies).values({
-    id, modules: JSON.stringify(content.modules), entrypoint: content.entrypoint, params: JSON.stringify(content.params ?? {}),
-    policyData: JSON.stringify(content.policyData), thresholdBps: content.thresholdBps, createdAt: nowMs,
-  }).onConflictDoNothing().returning({ id: policies.id });
+  const inserted = await drizzle(db)
+    .insert(policies)
+    .values({
+      id,
+      modules: JSON.stringify(content.modules),
+      entrypoint: content.entrypoint,
+      params: JSON.stringify(content.params ?? {}),
+      policyData: JSON.stringify(content.policyData),
+      thresholdBps: content.thresholdBps,
+      createdAt: nowMs,
+    })
+    .onConflictDoNothing()
+    .returning({ id: policies.id });
   return { policy: await getPolicy(db, id), created: inserted.length > 0 };
 }
 
@@ -94,8 +106,13 @@ export async function getPolicy(db: D1Database, id: string): Promise<StoredPolic
   const r = rows[0];
   if (!r) throw new PolicyNotFoundError(id);
   return {
-    id: r.id as Hex, modules: JSON.parse(r.modules) as Record<string, string>, entrypoint: r.entrypoint, params: JSON.parse(r.params) as unknown,
-    policyData: JSON.parse(r.policyData) as StoredPolicy['policyData'], thresholdBps: r.thresholdBps, createdAt: new Date(r.createdAt).toISOString(),
+    id: r.id as Hex,
+    modules: JSON.parse(r.modules) as Record<string, string>,
+    entrypoint: r.entrypoint,
+    params: JSON.parse(r.params) as unknown,
+    policyData: JSON.parse(r.policyData) as StoredPolicy['policyData'],
+    thresholdBps: r.thresholdBps,
+    createdAt: new Date(r.createdAt).toISOString(),
   };
 }
 
@@ -103,7 +120,9 @@ export async function getPolicy(db: D1Database, id: string): Promise<StoredPolic
 export async function bindModelPolicy(db: D1Database, model: string, id: string, nowMs: number): Promise<void> {
   await getModelVersion(db, model);
   await getPolicy(db, id);
-  await drizzle(db).insert(modelPolicies).values({ model, policyId: id.toLowerCase(), createdAt: nowMs })
+  await drizzle(db)
+    .insert(modelPolicies)
+    .values({ model, policyId: id.toLowerCase(), createdAt: nowMs })
     .onConflictDoUpdate({ target: modelPolicies.model, set: { policyId: id.toLowerCase(), createdAt: nowMs } });
 }
 

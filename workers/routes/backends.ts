@@ -1,22 +1,25 @@
 import type { IRequest } from 'itty-router';
+import type { z } from 'zod';
 import type { Env } from '../env';
-import { isAdmin, requireBearer } from '../http/bearer-auth';
+import {
+  listBackends,
+  recordHeartbeat,
+  registerBackend,
+  type backendHeartbeatBody,
+  type backendRegistrationBody,
+} from '../backends/backend-registry';
+import { isAdmin } from '../http/bearer-auth';
+import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
-import { readJsonBody } from '../http/request-body';
-import { listBackends, recordHeartbeat, registerBackend } from '../backends/backend-registry';
 
-const MAX_MESSAGE_BYTES = 16 * 1024;
-
-/** POST /v1/backends/register (operator token + the backend key's signature). */
-export async function handleRegisterBackend(req: IRequest, env: Env): Promise<Response> {
-  requireBearer(req, env.OPERATOR_TOKEN, 'operator');
-  const body = await readJsonBody(req, MAX_MESSAGE_BYTES);
-  return jsonResponse(await registerBackend(env.DB, env.BACKEND_POOL, env.GATEWAY_SECRET, body, Date.now()));
+/** POST /v1/backends/register: the operator token and the backend key's signature. */
+export async function handleRegisterBackend(req: RouteRequest<z.infer<typeof backendRegistrationBody>>, env: Env): Promise<Response> {
+  return jsonResponse(await registerBackend(env.DB, env.BACKEND_POOL, env.GATEWAY_SECRET, req.content, Date.now()));
 }
 
-/** POST /v1/backends/heartbeat (the backend key's signature). */
-export async function handleHeartbeat(req: IRequest, env: Env): Promise<Response> {
-  await recordHeartbeat(env.BACKEND_POOL, await readJsonBody(req, MAX_MESSAGE_BYTES), Date.now());
+/** POST /v1/backends/heartbeat: the backend key's signature. */
+export async function handleHeartbeat(req: RouteRequest<z.infer<typeof backendHeartbeatBody>>, env: Env): Promise<Response> {
+  await recordHeartbeat(env.BACKEND_POOL, req.content, Date.now());
   return jsonResponse({ ok: true });
 }
 

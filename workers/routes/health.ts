@@ -1,5 +1,6 @@
-import type { IRequest } from 'itty-router';
+import type { IRequest, RouteEntry } from 'itty-router';
 import type { Env } from '../env';
+import type { Middleware } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
 
 /** GET /healthz: 200 once D1 answers with the schema applied, 503 otherwise. */
@@ -7,19 +8,21 @@ export async function handleHealth(_req: IRequest, env: Env): Promise<Response> 
   try {
     await env.DB.prepare('SELECT 1 FROM model_versions LIMIT 1').all();
     return jsonResponse({ ok: true });
-  } catch (err) {
-    return jsonResponse({ ok: false, error: { code: 'not_ready', message: String(err) } }, 503);
+  } catch {
+    return jsonResponse({ ok: false, error: { code: 'not_ready', message: 'the database is not ready (migrations applied?)' } }, 503);
   }
 }
 
-/** GET /: where things are. */
-export function handleIndex(): Response {
-  return jsonResponse({
-    name: 'Proofgate',
-    endpoints: [
-      'GET /healthz', 'GET /v1/models', 'GET /v1/models/{name}', 'POST /v1/models/{name}/versions?price= (admin)',
-      'POST /v1/models/{name}/infer[?version=]', 'GET /v1/receipts/{requestId}', 'GET /v1/blobs/{sha256}',
-      'GET /v1/backends', 'POST /v1/backends/register (operator)', 'POST /v1/backends/heartbeat',
-    ],
-  });
+/**
+ * GET /: every route, read from the router's own table (so it cannot go stale), with who may call
+ * it when a route is restricted.
+ */
+export function indexOf(routes: readonly RouteEntry[]): Response {
+  const endpoints = routes
+    .filter(([method, , , path]) => method !== 'ALL' && path)
+    .map(([method, , handlers, path]) => {
+      const who = handlers.map((h) => (h as Middleware).describes).filter(Boolean);
+      return `${method} ${path!.replace(/:([A-Za-z]+)/g, '{$1}')}${who.length ? ` (${who.join(', ')})` : ''}`;
+    });
+  return jsonResponse({ name: 'Proofgate', endpoints });
 }

@@ -1,14 +1,13 @@
 import type { IRequest } from 'itty-router';
+import type { z } from 'zod';
 import type { Env } from '../env';
+import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
-import { readJsonBody } from '../http/request-body';
-import { getTask, submitIntent } from '../authorization/intent-tasks';
-
-const MAX_INTENT_BYTES = 256 * 1024;
+import { getTask, submitIntent, type submitIntentBody } from '../intents/intent-tasks';
 
 /** POST /v1/intents: creates and dispatches a task; 200 with the outcome when it is final in time, else 202. */
-export async function handleSubmitIntent(req: IRequest, env: Env): Promise<Response> {
-  const view = await submitIntent(env.DB, env.TASK_QUORUM, await readJsonBody(req, MAX_INTENT_BYTES), Date.now());
+export async function handleSubmitIntent(req: RouteRequest<z.infer<typeof submitIntentBody>>, env: Env): Promise<Response> {
+  const view = await submitIntent(env.DB, env.TASK_QUORUM, req.content, Date.now());
   const final = view.status === 'completed' || view.status === 'failed';
   return jsonResponse(view, final ? 200 : 202, final ? undefined : { location: `/v1/tasks/${view.taskId}` });
 }

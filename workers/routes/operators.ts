@@ -1,24 +1,26 @@
 import type { IRequest } from 'itty-router';
+import type { z } from 'zod';
 import type { Env } from '../env';
-import { isAdmin, requireBearer } from '../http/bearer-auth';
+import { isAdmin } from '../http/bearer-auth';
+import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
-import { readJsonBody } from '../http/request-body';
-import { listOperators, registerOperator, setOperatorStake } from '../authorization/operator-registry';
+import {
+  listOperators,
+  registerOperator,
+  setOperatorStake,
+  type operatorRegistrationBody,
+  type operatorStakeBody,
+} from '../operators/operator-registry';
 
-const MAX_MESSAGE_BYTES = 16 * 1024;
-
-/** POST /v1/operators/register (operator token + proof of possession + the BLS key's signature). */
-export async function handleRegisterOperator(req: IRequest, env: Env): Promise<Response> {
-  requireBearer(req, env.OPERATOR_TOKEN, 'operator');
-  const result = await registerOperator(env.DB, env.GATEWAY_SECRET, await readJsonBody(req, MAX_MESSAGE_BYTES), Date.now());
+/** POST /v1/operators/register: the operator token, a proof of possession and the BLS key's signature. */
+export async function handleRegisterOperator(req: RouteRequest<z.infer<typeof operatorRegistrationBody>>, env: Env): Promise<Response> {
+  const result = await registerOperator(env.DB, env.GATEWAY_SECRET, req.content, Date.now());
   return jsonResponse(result, result.created ? 201 : 200);
 }
 
-/** POST /v1/operators/:id/stake (admin): sets the operator's stake weight. */
-export async function handleSetOperatorStake(req: IRequest, env: Env): Promise<Response> {
-  requireBearer(req, env.ADMIN_TOKEN, 'admin');
-  const id = decodeURIComponent(req.params['id']!);
-  return jsonResponse(await setOperatorStake(env.DB, id, await readJsonBody(req, MAX_MESSAGE_BYTES), Date.now()));
+/** POST /v1/operators/:id/stake: sets the operator's stake weight. */
+export async function handleSetOperatorStake(req: RouteRequest<z.infer<typeof operatorStakeBody>>, env: Env): Promise<Response> {
+  return jsonResponse(await setOperatorStake(env.DB, decodeURIComponent(req.params['id']!), req.content, Date.now()));
 }
 
 /** GET /v1/operators: id, BLS key and its proof of possession, address, stake, status (URLs for admins only). */

@@ -14,8 +14,21 @@ export async function handleGetPayment(req: IRequest, env: Env): Promise<Respons
   const p = rows[0];
   if (!p) throw new ProofgateError('payment_not_found', `no payment ${id}`, 404);
   return jsonResponse({
-    id: p.id, state: p.state, settlement: p.settlement, network: p.network, asset: p.asset, payer: p.payer, payTo: p.payTo, amount: p.amount,
-    nonce: p.nonce, model: p.model, version: p.version, requestId: p.requestId, transaction: p.transaction, error: p.error,
-    createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString(),
+    id: p.id,
+    state: p.state,
+    settlement: p.settlement,
+    network: p.network,
+    asset: p.asset,
+    payer: p.payer,
+    payTo: p.payTo,
+    amount: p.amount,
+    nonce: p.nonce,
+    model: p.model,
+    version: p.version,
+    requestId: p.requestId,
+    transaction: p.transaction,
+    error: p.error,
+    createdAt: new Date(p.createdAt).toISOString(),
+    updatedAt: new Date(p.updatedAt).toISOString(),
   });
 }

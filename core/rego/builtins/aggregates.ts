@@ -13,7 +13,10 @@ function numbers(name: string, args: Value[]): Num[] {
   const items = arrayOrSet(name, args, 0);
   return items.map((x) => {
     if (typeof x !== 'number' && typeof x !== 'bigint') {
-      throw typeError(name, `operand 1 must be ${Array.isArray(v) ? 'array' : 'set'} of numbers but got ${Array.isArray(v) ? 'array' : 'set'} containing ${typeName(x)}`);
+      throw typeError(
+        name,
+        `operand 1 must be ${Array.isArray(v) ? 'array' : 'set'} of numbers but got ${Array.isArray(v) ? 'array' : 'set'} containing ${typeName(x)}`,
+      );
     }
     return x;
   });

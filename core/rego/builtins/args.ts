@@ -64,7 +64,11 @@ export function stringsOf(name: string, args: Value[], i: number): string[] {
   if (typeof v === 'string') return [v];
   const items = Array.isArray(v) ? v : v instanceof RSet ? v.values() : badType(name, i, 'one of {string, set, array}', v);
   return items.map((x) => {
-    if (typeof x !== 'string') throw typeError(name, `operand ${i + 1} must be ${Array.isArray(v) ? 'array' : 'set'} of strings but got ${Array.isArray(v) ? 'array' : 'set'} containing ${typeName(x)}`);
+    if (typeof x !== 'string')
+      throw typeError(
+        name,
+        `operand ${i + 1} must be ${Array.isArray(v) ? 'array' : 'set'} of strings but got ${Array.isArray(v) ? 'array' : 'set'} containing ${typeName(x)}`,
+      );
     return x;
   });
 }

@@ -16,7 +16,7 @@ const enc = new TextEncoder();
 const IGNORED = new Set(['authorization', 'user-agent', 'x-amzn-trace-id']);
 
 function keySet(keys: string[]): string {
-  return '{' + keys.map((k) => JSON.stringify(k)).join(', ') + '}';
+  return `{${keys.map((k) => JSON.stringify(k)).join(', ')}}`;
 }
 
 /** Checks required string keys; OPA reports missing keys first, then non-string ones. */
@@ -76,14 +76,17 @@ function signReq(a: Value[]): Value {
   const canonical = [method, path, query, ...names.map((k) => `${k}:${signed.get(k)}`), '', names.join(';'), payloadHash].join('\n');
   const scope = `${date}/${creds.aws_region}/${creds.aws_service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', stamp, scope, toHex(sha256(enc.encode(canonical)))].join('\n');
-  let key = mac(enc.encode('AWS4' + creds.aws_secret_access_key), date);
+  let key = mac(enc.encode(`AWS4${creds.aws_secret_access_key}`), date);
   key = mac(key, creds.aws_region);
   key = mac(key, creds.aws_service);
   key = mac(key, 'aws4_request');
   const signature = toHex(mac(key, toSign));
   const headers = reqHeaders instanceof RObject ? reqHeaders.copy() : new RObject();
   for (const [k, v] of Object.entries(awsHeaders)) headers.set(k, v);
-  headers.set('Authorization', `AWS4-HMAC-SHA256 Credential=${creds.aws_access_key}/${scope},SignedHeaders=${names.join(';')},Signature=${signature}`);
+  headers.set(
+    'Authorization',
+    `AWS4-HMAC-SHA256 Credential=${creds.aws_access_key}/${scope},SignedHeaders=${names.join(';')},Signature=${signature}`,
+  );
   const out = req.copy();
   out.set('headers', headers);
   return out;

@@ -57,7 +57,8 @@ function pathTree(name: string, args: Value[], i: number): PathTree {
     let segs: Value[];
     if (typeof p === 'string') segs = splitPath(p);
     else if (Array.isArray(p)) segs = p;
-    else throw typeError(name, `operand ${i + 1} must be one of {set, array} containing string paths or array of path segments but got ${typeName(p)}`);
+    else
+      throw typeError(name, `operand ${i + 1} must be one of {set, array} containing string paths or array of path segments but got ${typeName(p)}`);
     let cur = root;
     for (const s of segs) {
       const key = typeof s === 'string' ? s : JSON.stringify(s);
@@ -451,4 +452,3 @@ export const collectionBuiltins: BuiltinDef[] = [
   def('graph.reachable', 2, reachable),
   def('graph.reachable_paths', 2, reachablePaths),
 ];
-

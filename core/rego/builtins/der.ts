@@ -5,7 +5,7 @@ export class DerError extends Error {
   override name = 'DerError';
 }
 
-
+/** One DER element: its tag, its content, and its full encoding (signatures cover the raw bytes). */
 export type TLV = { tag: number; body: Uint8Array; raw: Uint8Array };
 
 /** Reads one tag-length-value at `off`. */
@@ -39,7 +39,7 @@ export function children(t: TLV): TLV[] {
 
 /** An INTEGER as a BigInt. */
 export function derInt(t: TLV | undefined): bigint {
-  if (!t || t.tag !== 0x02) throw new DerError('malformed DER integer');
+  if (t?.tag !== 0x02) throw new DerError('malformed DER integer');
   let v = 0n;
   for (const x of t.body) v = (v << 8n) | BigInt(x);
   return v;
@@ -47,7 +47,7 @@ export function derInt(t: TLV | undefined): bigint {
 
 /** An OBJECT IDENTIFIER in dotted form. */
 export function oid(t: TLV | undefined): string {
-  if (!t || t.tag !== 0x06) throw new DerError('malformed DER OID');
+  if (t?.tag !== 0x06) throw new DerError('malformed DER OID');
   const b = t.body;
   const parts = [Math.floor(b[0]! / 40), b[0]! % 40];
   let v = 0;
@@ -60,4 +60,3 @@ export function oid(t: TLV | undefined): string {
   }
   return parts.join('.');
 }
-

@@ -67,7 +67,7 @@ export function queryEscape(s: string): string {
     const c = String.fromCharCode(b);
     if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
     else if (c === ' ') out += '+';
-    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+    else out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
@@ -90,18 +90,20 @@ export function queryUnescape(s: string): string | undefined {
 
 /** Go's json.MarshalIndent layout. */
 function marshalIndent(v: Value, prefix: string, indent: string, depth: number): string {
-  const nl = (d: number) => '\n' + prefix + indent.repeat(d);
+  const nl = (d: number) => `\n${prefix}${indent.repeat(d)}`;
   if (Array.isArray(v) || v instanceof RSet) {
     const items = Array.isArray(v) ? v : v.values();
     if (items.length === 0) return '[]';
-    return '[' + items.map((x) => nl(depth + 1) + marshalIndent(x, prefix, indent, depth + 1)).join(',') + nl(depth) + ']';
+    return `[${items.map((x) => nl(depth + 1) + marshalIndent(x, prefix, indent, depth + 1)).join(',')}${nl(depth)}]`;
   }
   if (v instanceof RObject) {
     const es = v.entries();
     if (es.length === 0) return '{}';
     return (
       '{' +
-      es.map(([k, x]) => nl(depth + 1) + jsonString(typeof k === 'string' ? k : jsonText(k)) + ': ' + marshalIndent(x, prefix, indent, depth + 1)).join(',') +
+      es
+        .map(([k, x]) => `${nl(depth + 1) + jsonString(typeof k === 'string' ? k : jsonText(k))}: ${marshalIndent(x, prefix, indent, depth + 1)}`)
+        .join(',') +
       nl(depth) +
       '}'
     );
@@ -202,7 +204,12 @@ export const encodingBuiltins: BuiltinDef[] = [
     const s = str('hex.decode', a, 0);
     if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
       const bad = /[^0-9a-fA-F]/.exec(s);
-      throw builtinError('hex.decode', bad ? `encoding/hex: invalid byte: U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} ${JSON.stringify(bad[0]).replace(/"/g, "'")}` : 'encoding/hex: odd length hex string');
+      throw builtinError(
+        'hex.decode',
+        bad
+          ? `encoding/hex: invalid byte: U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} ${JSON.stringify(bad[0]).replace(/"/g, "'")}`
+          : 'encoding/hex: odd length hex string',
+      );
     }
     const out = new Uint8Array(s.length / 2);
     for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
@@ -220,10 +227,17 @@ export const encodingBuiltins: BuiltinDef[] = [
     const parts: string[] = [];
     for (const [k, v] of o.entries()) {
       if (typeof k !== 'string') badType('urlquery.encode_object', 0, 'object[string: any<string, array[string], set[string]>]', o);
-      const vals = typeof v === 'string' ? [v] : Array.isArray(v) ? v : v instanceof RSet ? v.values() : badType('urlquery.encode_object', 0, 'object[string: any<string, array[string], set[string]>]', o);
+      const vals =
+        typeof v === 'string'
+          ? [v]
+          : Array.isArray(v)
+            ? v
+            : v instanceof RSet
+              ? v.values()
+              : badType('urlquery.encode_object', 0, 'object[string: any<string, array[string], set[string]>]', o);
       for (const x of vals) {
         if (typeof x !== 'string') badType('urlquery.encode_object', 0, 'object[string: any<string, array[string], set[string]>]', o);
-        parts.push(queryEscape(k) + '=' + queryEscape(x));
+        parts.push(`${queryEscape(k)}=${queryEscape(x)}`);
       }
     }
     return parts.join('&');
@@ -250,7 +264,8 @@ export const encodingBuiltins: BuiltinDef[] = [
     if (typeof v === 'string') {
       const n = parseNumberString(v);
       if (n === undefined) {
-        if (/^[+-]?(inf|infinity|nan)$/i.test(v)) throw typeError('to_number', `operand 1 must be a valid number string but got ${JSON.stringify(v)}`);
+        if (/^[+-]?(inf|infinity|nan)$/i.test(v))
+          throw typeError('to_number', `operand 1 must be a valid number string but got ${JSON.stringify(v)}`);
         throw builtinError('to_number', `strconv.ParseFloat: parsing ${JSON.stringify(v)}: invalid syntax`);
       }
       return n;
@@ -258,4 +273,3 @@ export const encodingBuiltins: BuiltinDef[] = [
     return badType('to_number', 0, 'one of {null, boolean, number, string}', v);
   }),
 ];
-

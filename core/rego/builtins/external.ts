@@ -16,11 +16,34 @@ const enc = new TextEncoder();
 
 /** Request keys http.send accepts (OPA's list). */
 const HTTP_KEYS = new Set([
-  'method', 'url', 'body', 'raw_body', 'headers', 'enable_redirect', 'force_json_decode', 'force_yaml_decode',
-  'tls_use_system_certs', 'tls_ca_cert', 'tls_ca_cert_file', 'tls_ca_cert_env_variable', 'tls_client_cert',
-  'tls_client_cert_file', 'tls_client_cert_env_variable', 'tls_client_key', 'tls_client_key_file',
-  'tls_client_key_env_variable', 'tls_insecure_skip_verify', 'tls_server_name', 'timeout', 'cache', 'force_cache',
-  'force_cache_duration_seconds', 'raise_error', 'caching_mode', 'max_retry_attempts', 'cache_ignored_headers',
+  'method',
+  'url',
+  'body',
+  'raw_body',
+  'headers',
+  'enable_redirect',
+  'force_json_decode',
+  'force_yaml_decode',
+  'tls_use_system_certs',
+  'tls_ca_cert',
+  'tls_ca_cert_file',
+  'tls_ca_cert_env_variable',
+  'tls_client_cert',
+  'tls_client_cert_file',
+  'tls_client_cert_env_variable',
+  'tls_client_key',
+  'tls_client_key_file',
+  'tls_client_key_env_variable',
+  'tls_insecure_skip_verify',
+  'tls_server_name',
+  'timeout',
+  'cache',
+  'force_cache',
+  'force_cache_duration_seconds',
+  'raise_error',
+  'caching_mode',
+  'max_retry_attempts',
+  'cache_ignored_headers',
 ]);
 
 /** Deterministic bytes for a builtin call: sha256(seed, name, operands). */
@@ -58,7 +81,8 @@ export const externalBuiltins: BuiltinDef[] = [
     const invalid = keys.filter((k) => !HTTP_KEYS.has(k)).sort();
     if (invalid.length) throw builtinError('http.send', `invalid request parameters(s): {${invalid.map((k) => JSON.stringify(k)).join(', ')}}`);
     const missing = ['method', 'url'].filter((k) => !req.has(k));
-    if (missing.length) throw builtinError('http.send', `missing required request parameters(s): {${missing.map((k) => JSON.stringify(k)).join(', ')}}`);
+    if (missing.length)
+      throw builtinError('http.send', `missing required request parameters(s): {${missing.map((k) => JSON.stringify(k)).join(', ')}}`);
     if (!ctx.context.httpSend) throw builtinError('http.send', 'no HTTP client in the evaluation context (pass context.httpSend)');
     return ctx.context.httpSend(req);
   }),
@@ -71,10 +95,13 @@ export const externalBuiltins: BuiltinDef[] = [
     return RSet.of(ctx.context.lookupIpAddr(name));
   }),
   def('opa.runtime', 0, () => new RObject()),
-  { ...def('print', 0, (a, ctx) => {
-    ctx.context.print?.(a.map((v) => (typeof v === 'string' ? v : termString(v))).join(' '));
-    return true;
-  }), variadic: true },
+  {
+    ...def('print', 0, (a, ctx) => {
+      ctx.context.print?.(a.map((v) => (typeof v === 'string' ? v : termString(v))).join(' '));
+      return true;
+    }),
+    variadic: true,
+  },
   def('trace', 1, (a, ctx) => {
     ctx.context.print?.(str('trace', a, 0));
     return true;

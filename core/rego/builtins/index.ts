@@ -6,11 +6,13 @@ import { collectionBuiltins } from './collections';
 import { cryptoBuiltins } from './crypto';
 import { encodingBuiltins } from './encoding';
 import { externalBuiltins } from './external';
-import { globsBuiltins } from './globs';
+import { globBuiltins } from './glob';
 import { identifierBuiltins } from './identifiers';
 import { jwtBuiltins } from './jwt';
 import { netBuiltins } from './net';
+import { newtonBuiltins } from './newton';
 import { regexBuiltins } from './regex';
+import { regexGlobsBuiltins } from './regex-globs';
 import { stringBuiltins } from './strings';
 import { timeBuiltins } from './time';
 import type { BuiltinDef } from './types';
@@ -28,7 +30,8 @@ export const BUILTINS: ReadonlyMap<string, BuiltinDef> = new Map(
     ...timeBuiltins,
     ...unitBuiltins,
     ...regexBuiltins,
-    ...globsBuiltins,
+    ...regexGlobsBuiltins,
+    ...globBuiltins,
     ...cryptoBuiltins,
     ...netBuiltins,
     ...identifierBuiltins,
@@ -36,5 +39,6 @@ export const BUILTINS: ReadonlyMap<string, BuiltinDef> = new Map(
     ...externalBuiltins,
     ...awsBuiltins,
     ...x509Builtins,
+    ...newtonBuiltins,
   ].map((b) => [b.name, b]),
 );

@@ -68,7 +68,7 @@ function decode(name: string, token: string): Decoded {
   } catch {
     throw builtinError(name, 'type is JWT but payload is not JSON');
   }
-  return { header, payload, signature, signingInput: parts[0] + '.' + parts[1] };
+  return { header, payload, signature, signingInput: `${parts[0]}.${parts[1]}` };
 }
 
 const ALGS: Record<string, { kind: 'HS' | 'RS' | 'PS' | 'ES' | 'EdDSA'; hash: HashName }> = {
@@ -133,7 +133,7 @@ function verifier(alg: string): BuiltinDef {
       throw builtinError(name, `encoded JWT must have 3 sections, found ${parts.length}`);
     }
     const sig = b64urlBytes(name, parts[2]!);
-    const input = enc.encode(parts[0] + '.' + parts[1]);
+    const input = enc.encode(`${parts[0]}.${parts[1]}`);
     const keys: Key[] = ALGS[alg]!.kind === 'HS' ? [{ kty: 'oct', k: enc.encode(keyText) }] : keysFrom(name, keyText);
     return keys.some((k) => verifyWith(alg, k, input, sig));
   });
@@ -146,7 +146,9 @@ function decodeVerify(a: Value[], ctx: BuiltinContext): Value {
   const name = 'io.jwt.decode_verify';
   const token = str(name, a, 0);
   const c = obj(name, a, 1);
-  for (const k of c.keys()) if (typeof k !== 'string' || !CONSTRAINTS.has(k)) throw builtinError(name, `unknown token validation constraint: ${typeof k === 'string' ? k : jsonText(k)}`);
+  for (const k of c.keys())
+    if (typeof k !== 'string' || !CONSTRAINTS.has(k))
+      throw builtinError(name, `unknown token validation constraint: ${typeof k === 'string' ? k : jsonText(k)}`);
   const invalid: Value = [false, new RObject(), new RObject()];
   const cert = c.get('cert');
   const secret = c.get('secret');
@@ -226,7 +228,7 @@ function sign(name: string, headerText: string, payloadText: string, keyValue: V
   } catch (e) {
     throw builtinError(name, (e as Error).message);
   }
-  const input = base64Encode(enc.encode(headerText), true, false) + '.' + base64Encode(enc.encode(payloadText), true, false);
+  const input = `${base64Encode(enc.encode(headerText), true, false)}.${base64Encode(enc.encode(payloadText), true, false)}`;
   const msg = enc.encode(input);
   const a = ALGS[alg]!;
   let sig: Uint8Array;
@@ -235,7 +237,7 @@ function sign(name: string, headerText: string, payloadText: string, keyValue: V
   else if (a.kind === 'ES' && key.kty === 'EC' && key.d) sig = CURVES[key.crv].sign(msg, key.d, { lowS: false });
   else if (a.kind === 'EdDSA' && key.kty === 'OKP' && key.d) sig = ed25519.sign(msg, key.d);
   else throw builtinError(name, `key does not support algorithm ${alg}`);
-  return input + '.' + base64Encode(sig, true, false);
+  return `${input}.${base64Encode(sig, true, false)}`;
 }
 
 function jsonKey(name: string, text: string): Value {

@@ -13,7 +13,9 @@ import { DerError, children, derInt, oid, readTLV } from './der';
 import type { TLV } from './der';
 import { base64Decode } from './encoding';
 
+/** WebCrypto hash names the JWS and x509 algorithms map to. */
 export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-512';
+/** NIST curves of ECDSA keys (WebCrypto names). */
 export type EcCurve = 'P-256' | 'P-384' | 'P-521';
 
 /** A verification key. Private RSA keys carry `d`. */

@@ -102,7 +102,7 @@ export function formatIP(addr: bigint, bits: 32 | 128): string {
   }
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 function netString(n: Net): string {

@@ -34,7 +34,8 @@ function trimRightSet(s: string, cut: string): string {
 }
 
 /** Unicode white space as Go's unicode.IsSpace sees it. */
-const SPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+const SPACE =
+  /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
 
 function indexOfRunes(s: string, sub: string, from = 0): number {
   const i = s.indexOf(sub, from);
@@ -151,7 +152,7 @@ export function sprintf(format: string, values: Value[]): string {
       }
       case 'x':
       case 'X': {
-        if (a.kind === 'int') s = (a.v < 0n ? '-' + (-a.v).toString(16) : a.v.toString(16));
+        if (a.kind === 'int') s = a.v < 0n ? `-${(-a.v).toString(16)}` : a.v.toString(16);
         else if (a.kind === 'string') s = Array.from(new TextEncoder().encode(a.v), (b) => b.toString(16).padStart(2, '0')).join('');
         else s = badVerb(verb, a);
         if (verb === 'X') s = s.toUpperCase();
@@ -176,7 +177,13 @@ export function sprintf(format: string, values: Value[]): string {
   }
   out += format.slice(last);
   if (ai < args.length) {
-    out += '%!(EXTRA ' + args.slice(ai).map((a) => `${a.kind === 'int' ? 'int' : a.kind === 'float' ? 'float64' : 'string'}=${a.kind === 'float' ? formatNumber(a.v) : a.v}`).join(', ') + ')';
+    out +=
+      '%!(EXTRA ' +
+      args
+        .slice(ai)
+        .map((a) => `${a.kind === 'int' ? 'int' : a.kind === 'float' ? 'float64' : 'string'}=${a.kind === 'float' ? formatNumber(a.v) : a.v}`)
+        .join(', ') +
+      ')';
   }
   return out;
 }
@@ -212,7 +219,11 @@ export const stringBuiltins: BuiltinDef[] = [
     const items = arrayOrSet('concat', a, 1);
     return items
       .map((x) => {
-        if (typeof x !== 'string') throw typeError('concat', `operand 2 must be ${Array.isArray(v) ? 'array' : 'set'} of strings but got ${Array.isArray(v) ? 'array' : 'set'} containing ${typeName(x)}`);
+        if (typeof x !== 'string')
+          throw typeError(
+            'concat',
+            `operand 2 must be ${Array.isArray(v) ? 'array' : 'set'} of strings but got ${Array.isArray(v) ? 'array' : 'set'} containing ${typeName(x)}`,
+          );
         return x;
       })
       .join(sep);
@@ -266,7 +277,11 @@ export const stringBuiltins: BuiltinDef[] = [
     if (!(p instanceof RObject)) badType('strings.replace_n', 0, 'object', p);
     return replaceN(p, str('strings.replace_n', a, 1));
   }),
-  def('strings.reverse', 1, (a) => runes(str('strings.reverse', a, 0)).reverse().join('')),
+  def('strings.reverse', 1, (a) =>
+    runes(str('strings.reverse', a, 0))
+      .reverse()
+      .join(''),
+  ),
   def('strings.count', 2, (a) => {
     const s = str('strings.count', a, 0);
     const sub = str('strings.count', a, 1);
@@ -311,4 +326,3 @@ export const stringBuiltins: BuiltinDef[] = [
     return formatInt(whole, base);
   }),
 ];
-

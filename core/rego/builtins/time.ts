@@ -47,7 +47,16 @@ function zoneOffset(zone: string, ms: number): number {
   if (zone === 'UTC' || zone === '') return 0;
   let fmt: Intl.DateTimeFormat;
   try {
-    fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
   } catch {
     throw builtinError('time', `unknown time zone ${zone}`);
   }
@@ -72,7 +81,17 @@ function toCivil(ns: bigint, zone: string): Civil {
   const offset = zoneOffset(zone, ms);
   const d = new Date(ms + offset * 1000);
   const nsec = Number(ns - floorMs * NS_PER_MS) + d.getUTCMilliseconds() * 1_000_000;
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), min: d.getUTCMinutes(), sec: d.getUTCSeconds(), nsec, offset, zone };
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    min: d.getUTCMinutes(),
+    sec: d.getUTCSeconds(),
+    nsec,
+    offset,
+    zone,
+  };
 }
 
 function fromCivil(c: Omit<Civil, 'zone'>): bigint {
@@ -91,13 +110,15 @@ function checkRange(name: string, ns: bigint): Value {
 function nsAndZone(name: string, a: Value[]): { ns: bigint; zone: string; layout: string | undefined } {
   const v = a[0]!;
   const n0 = Array.isArray(v) ? v[0] : v;
-  if ((typeof n0 === 'number' && Math.abs(n0) > 9.2e18) || (typeof n0 === 'bigint' && (n0 > MAX_NS || n0 < MIN_NS))) throw builtinError(name, 'timestamp too big');
+  if ((typeof n0 === 'number' && Math.abs(n0) > 9.2e18) || (typeof n0 === 'bigint' && (n0 > MAX_NS || n0 < MIN_NS)))
+    throw builtinError(name, 'timestamp too big');
   if (typeof v === 'number' || typeof v === 'bigint') return { ns: toBig(typeof v === 'number' ? Math.trunc(v) : v), zone: 'UTC', layout: undefined };
   if (Array.isArray(v)) {
     const n = v[0];
     const z = v[1] ?? 'UTC';
     const l = v[2];
-    if ((typeof n !== 'number' && typeof n !== 'bigint') || typeof z !== 'string' || (l !== undefined && typeof l !== 'string')) badType(name, 0, 'one of {number, array}', v);
+    if ((typeof n !== 'number' && typeof n !== 'bigint') || typeof z !== 'string' || (l !== undefined && typeof l !== 'string'))
+      badType(name, 0, 'one of {number, array}', v);
     return { ns: toBig(typeof n === 'number' ? Math.trunc(n) : n), zone: z === '' ? 'UTC' : z === 'Local' ? 'UTC' : z, layout: l };
   }
   return badType(name, 0, 'one of {number, array}', v);
@@ -112,8 +133,39 @@ function weekday(c: Civil): number {
 }
 
 const TOKENS = [
-  'January', 'Monday', '2006', '-07:00:00', '-070000', 'Z07:00:00', 'Z070000', 'Z07:00', 'Z0700', '-07:00', '-0700', 'Z07', '-07',
-  'Jan', 'Mon', 'MST', '002', '__2', '01', '02', '06', '_2', '15', '03', '04', '05', 'PM', 'pm', '1', '2', '3', '4', '5',
+  'January',
+  'Monday',
+  '2006',
+  '-07:00:00',
+  '-070000',
+  'Z07:00:00',
+  'Z070000',
+  'Z07:00',
+  'Z0700',
+  '-07:00',
+  '-0700',
+  'Z07',
+  '-07',
+  'Jan',
+  'Mon',
+  'MST',
+  '002',
+  '__2',
+  '01',
+  '02',
+  '06',
+  '_2',
+  '15',
+  '03',
+  '04',
+  '05',
+  'PM',
+  'pm',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
 ];
 
 /** Splits a Go layout into literal text and tokens. */
@@ -170,34 +222,77 @@ export function formatTime(ns: bigint, zone: string, layout: string): string {
     } else {
       const t = p.tok!;
       switch (t) {
-        case '2006': out += pad(c.year, 4); break;
-        case '06': out += pad(c.year % 100, 2); break;
-        case '01': out += pad(c.month, 2); break;
-        case '1': out += String(c.month); break;
-        case 'January': out += MONTHS[c.month - 1]; break;
-        case 'Jan': out += MONTHS[c.month - 1]!.slice(0, 3); break;
-        case '02': out += pad(c.day, 2); break;
-        case '2': out += String(c.day); break;
-        case '_2': out += String(c.day).padStart(2, ' '); break;
+        case '2006':
+          out += pad(c.year, 4);
+          break;
+        case '06':
+          out += pad(c.year % 100, 2);
+          break;
+        case '01':
+          out += pad(c.month, 2);
+          break;
+        case '1':
+          out += String(c.month);
+          break;
+        case 'January':
+          out += MONTHS[c.month - 1];
+          break;
+        case 'Jan':
+          out += MONTHS[c.month - 1]!.slice(0, 3);
+          break;
+        case '02':
+          out += pad(c.day, 2);
+          break;
+        case '2':
+          out += String(c.day);
+          break;
+        case '_2':
+          out += String(c.day).padStart(2, ' ');
+          break;
         case '002':
         case '__2': {
           const yd = Math.round((Date.UTC(c.year, c.month - 1, c.day) - Date.UTC(c.year, 0, 1)) / 86400000) + 1;
           out += t === '002' ? pad(yd, 3) : String(yd).padStart(3, ' ');
           break;
         }
-        case '15': out += pad(c.hour, 2); break;
-        case '03': out += pad(c.hour % 12 || 12, 2); break;
-        case '3': out += String(c.hour % 12 || 12); break;
-        case '04': out += pad(c.min, 2); break;
-        case '4': out += String(c.min); break;
-        case '05': out += pad(c.sec, 2); break;
-        case '5': out += String(c.sec); break;
-        case 'PM': out += c.hour >= 12 ? 'PM' : 'AM'; break;
-        case 'pm': out += c.hour >= 12 ? 'pm' : 'am'; break;
-        case 'Monday': out += DAYS[weekday(c)]; break;
-        case 'Mon': out += DAYS[weekday(c)]!.slice(0, 3); break;
-        case 'MST': out += zoneAbbrev(c.zone, c.offset); break;
-        default: out += formatOffset(c.offset, t);
+        case '15':
+          out += pad(c.hour, 2);
+          break;
+        case '03':
+          out += pad(c.hour % 12 || 12, 2);
+          break;
+        case '3':
+          out += String(c.hour % 12 || 12);
+          break;
+        case '04':
+          out += pad(c.min, 2);
+          break;
+        case '4':
+          out += String(c.min);
+          break;
+        case '05':
+          out += pad(c.sec, 2);
+          break;
+        case '5':
+          out += String(c.sec);
+          break;
+        case 'PM':
+          out += c.hour >= 12 ? 'PM' : 'AM';
+          break;
+        case 'pm':
+          out += c.hour >= 12 ? 'pm' : 'am';
+          break;
+        case 'Monday':
+          out += DAYS[weekday(c)];
+          break;
+        case 'Mon':
+          out += DAYS[weekday(c)]!.slice(0, 3);
+          break;
+        case 'MST':
+          out += zoneAbbrev(c.zone, c.offset);
+          break;
+        default:
+          out += formatOffset(c.offset, t);
       }
     }
   }
@@ -211,7 +306,10 @@ export function parseTime(name: string, layout: string, value: string): bigint {
   let pm: boolean | undefined;
   let i = 0;
   const fail = (): never => {
-    throw builtinError(name, `parsing time ${JSON.stringify(value)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(value.slice(i))} as ${JSON.stringify(layout)}`);
+    throw builtinError(
+      name,
+      `parsing time ${JSON.stringify(value)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(value.slice(i))} as ${JSON.stringify(layout)}`,
+    );
   };
   const digits = (min: number, max: number): number => {
     const m = new RegExp(`^\\d{${min},${max}}`).exec(value.slice(i));
@@ -238,10 +336,19 @@ export function parseTime(name: string, layout: string, value: string): bigint {
     }
     const t = p.tok!;
     switch (t) {
-      case '2006': c.year = digits(4, 4); break;
-      case '06': c.year = 2000 + digits(2, 2); if (c.year >= 2069) c.year -= 100; break;
-      case '01': c.month = digits(2, 2); break;
-      case '1': c.month = digits(1, 2); break;
+      case '2006':
+        c.year = digits(4, 4);
+        break;
+      case '06':
+        c.year = 2000 + digits(2, 2);
+        if (c.year >= 2069) c.year -= 100;
+        break;
+      case '01':
+        c.month = digits(2, 2);
+        break;
+      case '1':
+        c.month = digits(1, 2);
+        break;
       case 'January':
       case 'Jan': {
         const idx = MONTHS.findIndex((mo) => value.startsWith(t === 'Jan' ? mo.slice(0, 3) : mo, i));
@@ -257,14 +364,31 @@ export function parseTime(name: string, layout: string, value: string): bigint {
         i += t === 'Mon' ? 3 : d!.length;
         break;
       }
-      case '02': c.day = digits(2, 2); break;
-      case '2': c.day = digits(1, 2); break;
-      case '_2': if (value[i] === ' ') i++; c.day = digits(1, 2); break;
-      case '15': c.hour = digits(1, 2); break;
-      case '03': c.hour = digits(2, 2); break;
-      case '3': c.hour = digits(1, 2); break;
-      case '04': c.min = digits(2, 2); break;
-      case '4': c.min = digits(1, 2); break;
+      case '02':
+        c.day = digits(2, 2);
+        break;
+      case '2':
+        c.day = digits(1, 2);
+        break;
+      case '_2':
+        if (value[i] === ' ') i++;
+        c.day = digits(1, 2);
+        break;
+      case '15':
+        c.hour = digits(1, 2);
+        break;
+      case '03':
+        c.hour = digits(2, 2);
+        break;
+      case '3':
+        c.hour = digits(1, 2);
+        break;
+      case '04':
+        c.min = digits(2, 2);
+        break;
+      case '4':
+        c.min = digits(1, 2);
+        break;
       case '05':
       case '5':
         c.sec = digits(t === '05' ? 2 : 1, 2);
@@ -382,7 +506,9 @@ function diff(a: Civil, b: Civil): number[] {
 export const timeBuiltins: BuiltinDef[] = [
   def('time.now_ns', 0, (_a, ctx) => normInt(now(ctx))),
   def('time.parse_ns', 2, (a) => checkRange('time.parse_ns', parseTime('time.parse_ns', str('time.parse_ns', a, 0), str('time.parse_ns', a, 1)))),
-  def('time.parse_rfc3339_ns', 1, (a) => checkRange('time.parse_rfc3339_ns', parseTime('time.parse_rfc3339_ns', 'RFC3339', str('time.parse_rfc3339_ns', a, 0)))),
+  def('time.parse_rfc3339_ns', 1, (a) =>
+    checkRange('time.parse_rfc3339_ns', parseTime('time.parse_rfc3339_ns', 'RFC3339', str('time.parse_rfc3339_ns', a, 0))),
+  ),
   def('time.parse_duration_ns', 1, (a) => normInt(parseDuration(str('time.parse_duration_ns', a, 0)))),
   def('time.date', 1, (a) => {
     const { ns, zone } = nsAndZone('time.date', a);

@@ -20,6 +20,11 @@ export type EvalContext = {
 /** What a builtin implementation can use besides its operands. */
 export type BuiltinContext = {
   context: EvalContext;
+  /**
+   * Adds `steps` to the evaluation's step budget (throws RegoLimitError past it): builtins whose
+   * work grows with their operands (regex matching) charge it, so one call cannot run free.
+   */
+  charge: (steps: number) => void;
 };
 
 /** A builtin function. It returns `undefined` for "no result" and throws `BuiltinError` on errors. */

@@ -87,4 +87,7 @@ function parseBytes(raw: string): Value {
 }
 
 /** Registry entries of this family. */
-export const unitBuiltins: BuiltinDef[] = [def('units.parse', 1, (a) => parse(str('units.parse', a, 0))), def('units.parse_bytes', 1, (a) => parseBytes(str('units.parse_bytes', a, 0)))];
+export const unitBuiltins: BuiltinDef[] = [
+  def('units.parse', 1, (a) => parse(str('units.parse', a, 0))),
+  def('units.parse_bytes', 1, (a) => parseBytes(str('units.parse_bytes', a, 0))),
+];

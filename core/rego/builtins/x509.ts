@@ -27,7 +27,8 @@ function derBlocks(name: string, input: string, want: string[]): Uint8Array[] {
       throw builtinError(name, `illegal base64 data at input byte ${bad ? bad.index : text.length - (text.length % 4)}`);
     }
     const decoded = dec.decode(raw);
-    if (!decoded.trimStart().startsWith('-----BEGIN')) return splitDer(name, raw, want.includes('CERTIFICATE') ? 'x509: malformed certificate' : 'asn1: structure error: malformed DER');
+    if (!decoded.trimStart().startsWith('-----BEGIN'))
+      return splitDer(name, raw, want.includes('CERTIFICATE') ? 'x509: malformed certificate' : 'asn1: structure error: malformed DER');
     text = decoded;
   }
   let blocks;
@@ -67,7 +68,9 @@ const NAME_OIDS: Record<string, string> = {
 };
 
 function text(t: TLV): string {
-  return t.tag === 0x1e ? String.fromCharCode(...Array.from({ length: t.body.length / 2 }, (_, i) => (t.body[2 * i]! << 8) | t.body[2 * i + 1]!)) : dec.decode(t.body);
+  return t.tag === 0x1e
+    ? String.fromCharCode(...Array.from({ length: t.body.length / 2 }, (_, i) => (t.body[2 * i]! << 8) | t.body[2 * i + 1]!))
+    : dec.decode(t.body);
 }
 
 /** A pkix.Name as Go marshals it. */
@@ -162,7 +165,7 @@ function certificateRequest(der: Uint8Array): RObject {
 
 function b64url(v: bigint): string {
   let h = v.toString(16);
-  if (h.length % 2) h = '0' + h;
+  if (h.length % 2) h = `0${h}`;
   return base64Encode(Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16))), true, false);
 }
 
@@ -176,14 +179,25 @@ function rsaPrivateJwk(der: Uint8Array): RObject {
     parts = children(seq);
   }
   const [, n, e, d, p, q, dp, dq, qi] = parts.map((x) => (x.tag === 0x02 ? derInt(x) : 0n));
-  return RObject.fromRecord({ kty: 'RSA', n: b64url(n!), e: b64url(e!), d: b64url(d!), p: b64url(p!), q: b64url(q!), dp: b64url(dp!), dq: b64url(dq!), qi: b64url(qi!) });
+  return RObject.fromRecord({
+    kty: 'RSA',
+    n: b64url(n!),
+    e: b64url(e!),
+    d: b64url(d!),
+    p: b64url(p!),
+    q: b64url(q!),
+    dp: b64url(dp!),
+    dq: b64url(dq!),
+    qi: b64url(qi!),
+  });
 }
 
 function wrap<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof DerError) throw builtinError(name, e.message.startsWith('x509') || e.message.startsWith('asn1') ? e.message : 'x509: malformed certificate');
+    if (e instanceof DerError)
+      throw builtinError(name, e.message.startsWith('x509') || e.message.startsWith('asn1') ? e.message : 'x509: malformed certificate');
     throw e;
   }
 }
@@ -200,7 +214,7 @@ export const x509Builtins: BuiltinDef[] = [
     try {
       return certificateRequest(blocks[0]!);
     } catch {
-      throw builtinError(n, 'asn1: structure error: tags don\'t match');
+      throw builtinError(n, "asn1: structure error: tags don't match");
     }
   }),
   def('crypto.x509.parse_rsa_private_key', 1, (a) => {
@@ -213,7 +227,9 @@ export const x509Builtins: BuiltinDef[] = [
     if (s === '') return null;
     let blocks;
     try {
-      blocks = pemBlocks(s.trimStart().startsWith('-----BEGIN') ? s : dec.decode(base64Decode(s.replace(/\s+/g, ''), false, true) ?? new Uint8Array()));
+      blocks = pemBlocks(
+        s.trimStart().startsWith('-----BEGIN') ? s : dec.decode(base64Decode(s.replace(/\s+/g, ''), false, true) ?? new Uint8Array()),
+      );
     } catch {
       return [];
     }

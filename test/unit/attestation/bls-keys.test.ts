@@ -21,10 +21,7 @@ describe('BLS keys', () => {
       '0xc55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a6987599d18264c1e1c92f2cf141630c7a3c4ab7c81b2f001698e7463b04',
     );
     const secretKey = deriveSecretKey(seed);
-    assert.equal(
-      BigInt(bytesToHex(secretKey)),
-      6083874454709270928345386274498605044986640685124978867557563392430687146096n,
-    );
+    assert.equal(BigInt(bytesToHex(secretKey)), 6083874454709270928345386274498605044986640685124978867557563392430687146096n);
   });
 
   it('public key matches the Ethereum consensus-spec test vector', () => {

@@ -59,10 +59,7 @@ describe('BLS signatures (POP ciphersuite)', () => {
     const signatures = OPERATORS.map((op) => signMessage(op.secretKey, message));
     const aggregate = aggregateSignatures(signatures);
     assert.equal(verifySignature(aggregatePublicKeys(OPERATORS.map((op) => op.publicKey)), message, aggregate), true);
-    assert.equal(
-      verifySignature(aggregatePublicKeys(OPERATORS.slice(1).map((op) => op.publicKey)), message, aggregate),
-      false,
-    );
+    assert.equal(verifySignature(aggregatePublicKeys(OPERATORS.slice(1).map((op) => op.publicKey)), message, aggregate), false);
   });
 
   it('refuses identity signatures and identity aggregate keys', () => {

@@ -70,11 +70,7 @@ export function makeRequest(overrides: Partial<AttestationRequest> = {}): Attest
 }
 
 /** Each signer signs the digest of `request` with its own key; the result is aggregated. */
-export function signAttestation(
-  request: AttestationRequest,
-  signers: readonly TestOperator[],
-  registry: OperatorRegistry,
-): Attestation {
+export function signAttestation(request: AttestationRequest, signers: readonly TestOperator[], registry: OperatorRegistry): Attestation {
   const intentHash = computeIntentHash(request.intent);
   const digest = hexToBytes(computeAttestationDigest({ ...request, intentHash }));
   const signatures = signers.map((op) => ({ operatorId: op.id, signature: bytesToHex(signMessage(op.secretKey, digest)) }));

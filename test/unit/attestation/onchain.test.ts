@@ -66,7 +66,6 @@ async function withdraw(attestation: Attestation, value = BigInt(attestation.int
   return hash;
 }
 
-
 /** Asserts the protected call reverts with the named custom error (from the vault or the validator). */
 async function assertWithdrawReverts(attestation: Attestation, errorName: string, value?: bigint): Promise<void> {
   await assert.rejects(withdraw(attestation, value), revertsWith(errorName));
@@ -143,10 +142,7 @@ describe('AttestationValidator on anvil (EIP-2537 precompiles)', { timeout: 120_
     await withdraw(attestation);
     assert.equal((await owner.publicClient.getBalance({ address: recipient })) - before, ONE_ETHER);
     const { abi } = attestationValidatorArtifact();
-    assert.equal(
-      await owner.publicClient.readContract({ address: validator, abi, functionName: 'consumed', args: [attestation.digest] }),
-      true,
-    );
+    assert.equal(await owner.publicClient.readContract({ address: validator, abi, functionName: 'consumed', args: [attestation.digest] }), true);
     await assertWithdrawReverts(attestation, 'AlreadyConsumed');
   });
 
@@ -163,10 +159,7 @@ describe('AttestationValidator on anvil (EIP-2537 precompiles)', { timeout: 120_
     const other = attestWithdrawal();
     await assertWithdrawReverts({ ...attestation, aggregateSignature: other.aggregateSignature }, 'InvalidSignature');
     // Claiming a signer that did not sign.
-    await assertWithdrawReverts(
-      { ...attestation, signers: ['op-1', ...attestation.signers], nonSigners: [] },
-      'InvalidSignature',
-    );
+    await assertWithdrawReverts({ ...attestation, signers: ['op-1', ...attestation.signers], nonSigners: [] }, 'InvalidSignature');
     // The untouched attestation still works afterwards: failed attempts consume nothing.
     await withdraw(attestation);
   });
@@ -225,9 +218,6 @@ describe('AttestationValidator on anvil (EIP-2537 precompiles)', { timeout: 120_
       await assert.rejects(register('mallory', mallory.publicKey, proof), revertsWith('InvalidProofOfPossession'));
     }
     await register('mallory', mallory.publicKey, createProofOfPossession(mallory.secretKey));
-    await assert.rejects(
-      register('op-1-again', op1.publicKey, createProofOfPossession(op1.secretKey)),
-      revertsWith('KeyAlreadyRegistered'),
-    );
+    await assert.rejects(register('op-1-again', op1.publicKey, createProofOfPossession(op1.secretKey)), revertsWith('KeyAlreadyRegistered'));
   });
 });

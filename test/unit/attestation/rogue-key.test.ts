@@ -67,10 +67,7 @@ describe('rogue-key attack', () => {
     );
     // A registry that skipped the PoP check would accept a fully forged attestation.
     const unchecked: OperatorRegistry = {
-      operators: [
-        ...makeRegistry().operators,
-        { id: 'attacker', blsPublicKey: bytesToHex(roguePublicKey), stake: 1000n, status: 'active' },
-      ],
+      operators: [...makeRegistry().operators, { id: 'attacker', blsPublicKey: bytesToHex(roguePublicKey), stake: 1000n, status: 'active' }],
     };
     const attack = forgedAttestation(unchecked, ['op-4', 'attacker']);
     assert.deepEqual(verifyAttestation(attack, unchecked, { now: NOW }), { valid: true, reasons: [] });
@@ -100,7 +97,10 @@ describe('rogue-key attack', () => {
     const withAttacker = forgedAttestation(registry, ['op-4', 'attacker']);
     assert.ok(verifyAttestation(withAttacker, registry, { now: NOW }).reasons.includes('unknown_signer'));
     // Claiming every registered operator signed (full stake) still fails the pairing check.
-    const everyone = forgedAttestation(registry, OPERATORS.map((o) => o.id));
+    const everyone = forgedAttestation(
+      registry,
+      OPERATORS.map((o) => o.id),
+    );
     assert.deepEqual(verifyAttestation(everyone, registry, { now: NOW }).reasons, ['invalid_signature']);
   });
 });

@@ -96,7 +96,12 @@ describe('ProofgateUSD on anvil', () => {
       validBefore: opts.validBefore ?? now + 600n,
       nonce: randomNonce(),
     };
-    const signature = await (opts.signer ?? payer).signTypedData({ domain: domain(), types: transferTypes, primaryType: 'TransferWithAuthorization', message });
+    const signature = await (opts.signer ?? payer).signTypedData({
+      domain: domain(),
+      types: transferTypes,
+      primaryType: 'TransferWithAuthorization',
+      message,
+    });
     return { message, signature };
   }
 
@@ -113,8 +118,7 @@ describe('ProofgateUSD on anvil', () => {
   }
 
   it('has the metadata x402 needs', async () => {
-    const get = (functionName: 'name' | 'symbol' | 'decimals') =>
-      relayer.publicClient.readContract({ address: token.address, abi, functionName });
+    const get = (functionName: 'name' | 'symbol' | 'decimals') => relayer.publicClient.readContract({ address: token.address, abi, functionName });
     assert.equal(await get('name'), 'Proofgate USD');
     assert.equal(await get('symbol'), 'pgUSD');
     assert.equal(await get('decimals'), 6);
@@ -122,7 +126,13 @@ describe('ProofgateUSD on anvil', () => {
   });
 
   it('only the owner mints', async () => {
-    const call = relayer.publicClient.simulateContract({ account: relayer.account, address: token.address, abi, functionName: 'mint', args: [payee, 1n] });
+    const call = relayer.publicClient.simulateContract({
+      account: relayer.account,
+      address: token.address,
+      abi,
+      functionName: 'mint',
+      args: [payee, 1n],
+    });
     assert.equal(await revertName(call), 'NotOwner');
   });
 
@@ -138,7 +148,10 @@ describe('ProofgateUSD on anvil', () => {
 
     const m = auth.message;
     const replay = relayer.publicClient.simulateContract({
-      account: relayer.account, address: token.address, abi, functionName: 'transferWithAuthorization',
+      account: relayer.account,
+      address: token.address,
+      abi,
+      functionName: 'transferWithAuthorization',
       args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, auth.signature],
     });
     assert.equal(await revertName(replay), 'AuthorizationAlreadyUsed');
@@ -149,19 +162,30 @@ describe('ProofgateUSD on anvil', () => {
     const m = auth.message;
     const before = await balance(payee);
     const hash = await relayer.walletClient.writeContract({
-      address: token.address, abi, functionName: 'transferWithAuthorization',
+      address: token.address,
+      abi,
+      functionName: 'transferWithAuthorization',
       args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, auth.signature],
     });
     assert.equal((await relayer.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })).status, 'success');
     assert.equal(await balance(payee), before + 5n);
   });
 
-  async function simulateBytes(auth: Awaited<ReturnType<typeof authorize>>, overrides: Partial<Awaited<ReturnType<typeof authorize>>['message']> = {}, signature: Hex = auth.signature) {
+  async function simulateBytes(
+    auth: Awaited<ReturnType<typeof authorize>>,
+    overrides: Partial<Awaited<ReturnType<typeof authorize>>['message']> = {},
+    signature: Hex = auth.signature,
+  ) {
     const m = { ...auth.message, ...overrides };
-    return revertName(relayer.publicClient.simulateContract({
-      account: relayer.account, address: token.address, abi, functionName: 'transferWithAuthorization',
-      args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, signature],
-    }));
+    return revertName(
+      relayer.publicClient.simulateContract({
+        account: relayer.account,
+        address: token.address,
+        abi,
+        functionName: 'transferWithAuthorization',
+        args: [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce, signature],
+      }),
+    );
   }
 
   it('rejects expired and not-yet-valid authorizations', async () => {
@@ -183,7 +207,7 @@ describe('ProofgateUSD on anvil', () => {
     assert.equal(await simulateBytes(auth), undefined, 'the untampered authorization still simulates fine');
   });
 
-  it('accepts an ERC-1271 smart wallet as the payer, and only with its owner\'s signature', async () => {
+  it("accepts an ERC-1271 smart wallet as the payer, and only with its owner's signature", async () => {
     const artifact = compileContract(join(import.meta.dirname, 'fixtures', 'OwnedWallet.sol'), 'OwnedWallet');
     const wallet = await deployContract(anvil.rpcUrl, anvil.accounts[0]!.privateKey, artifact, [payer.address]);
     await token.mint(wallet, 100n);
@@ -191,7 +215,10 @@ describe('ProofgateUSD on anvil', () => {
     const sign = (signer: ReturnType<typeof privateKeyToAccount>) =>
       signer.signTypedData({ domain: domain(), types: transferTypes, primaryType: 'TransferWithAuthorization', message });
     const submit = (signature: Hex) => ({
-      account: relayer.account, address: token.address, abi, functionName: 'transferWithAuthorization' as const,
+      account: relayer.account,
+      address: token.address,
+      abi,
+      functionName: 'transferWithAuthorization' as const,
       args: [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce, signature] as const,
     });
     const stranger = privateKeyToAccount(anvil.accounts[5]!.privateKey);
@@ -207,11 +234,21 @@ describe('ProofgateUSD on anvil', () => {
     const auth = await authorize(1n);
     const signature = await payer.signTypedData({
       domain: domain(),
-      types: { CancelAuthorization: [{ name: 'authorizer', type: 'address' }, { name: 'nonce', type: 'bytes32' }] },
+      types: {
+        CancelAuthorization: [
+          { name: 'authorizer', type: 'address' },
+          { name: 'nonce', type: 'bytes32' },
+        ],
+      },
       primaryType: 'CancelAuthorization',
       message: { authorizer: payer.address, nonce: auth.message.nonce },
     });
-    const hash = await relayer.walletClient.writeContract({ address: token.address, abi, functionName: 'cancelAuthorization', args: [payer.address, auth.message.nonce, signature] });
+    const hash = await relayer.walletClient.writeContract({
+      address: token.address,
+      abi,
+      functionName: 'cancelAuthorization',
+      args: [payer.address, auth.message.nonce, signature],
+    });
     assert.equal((await relayer.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })).status, 'success');
     assert.equal(await simulateBytes(auth), 'AuthorizationAlreadyUsed');
   });
@@ -225,8 +262,24 @@ describe('ProofgateUSD on anvil', () => {
       message,
     });
     const args = [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce, signature] as const;
-    assert.equal(await revertName(relayer.publicClient.simulateContract({ account: relayer.account, address: token.address, abi, functionName: 'receiveWithAuthorization', args })), 'CallerMustBePayee');
-    assert.equal(await revertName(relayer.publicClient.simulateContract({ account: payee, address: token.address, abi, functionName: 'receiveWithAuthorization', args })), undefined);
+    assert.equal(
+      await revertName(
+        relayer.publicClient.simulateContract({
+          account: relayer.account,
+          address: token.address,
+          abi,
+          functionName: 'receiveWithAuthorization',
+          args,
+        }),
+      ),
+      'CallerMustBePayee',
+    );
+    assert.equal(
+      await revertName(
+        relayer.publicClient.simulateContract({ account: payee, address: token.address, abi, functionName: 'receiveWithAuthorization', args }),
+      ),
+      undefined,
+    );
   });
 
   it('permit (EIP-2612) sets an allowance and bumps the nonce', async () => {
@@ -234,19 +287,38 @@ describe('ProofgateUSD on anvil', () => {
     const deadline = now + 600n;
     const signature = await payer.signTypedData({
       domain: domain(),
-      types: { Permit: [
-        { name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' },
-        { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' },
-      ] },
+      types: {
+        Permit: [
+          { name: 'owner', type: 'address' },
+          { name: 'spender', type: 'address' },
+          { name: 'value', type: 'uint256' },
+          { name: 'nonce', type: 'uint256' },
+          { name: 'deadline', type: 'uint256' },
+        ],
+      },
       primaryType: 'Permit',
       message: { owner: payer.address, spender, value: 42n, nonce: 0n, deadline },
     });
     const { v, r, s } = parseSignature(signature);
-    const hash = await relayer.walletClient.writeContract({ address: token.address, abi, functionName: 'permit', args: [payer.address, spender, 42n, deadline, Number(v), r, s] });
+    const hash = await relayer.walletClient.writeContract({
+      address: token.address,
+      abi,
+      functionName: 'permit',
+      args: [payer.address, spender, 42n, deadline, Number(v), r, s],
+    });
     assert.equal((await relayer.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })).status, 'success');
-    assert.equal(await relayer.publicClient.readContract({ address: token.address, abi, functionName: 'allowance', args: [payer.address, spender] }), 42n);
+    assert.equal(
+      await relayer.publicClient.readContract({ address: token.address, abi, functionName: 'allowance', args: [payer.address, spender] }),
+      42n,
+    );
     assert.equal(await relayer.publicClient.readContract({ address: token.address, abi, functionName: 'nonces', args: [payer.address] }), 1n);
-    const replay = relayer.publicClient.simulateContract({ account: relayer.account, address: token.address, abi, functionName: 'permit', args: [payer.address, spender, 42n, deadline, Number(v), r, s] });
+    const replay = relayer.publicClient.simulateContract({
+      account: relayer.account,
+      address: token.address,
+      abi,
+      functionName: 'permit',
+      args: [payer.address, spender, 42n, deadline, Number(v), r, s],
+    });
     assert.equal(await revertName(replay), 'InvalidSignature');
   });
 });

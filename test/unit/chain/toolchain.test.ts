@@ -36,7 +36,7 @@ describe('solc', () => {
       (error: unknown) =>
         error instanceof SolcCompileError &&
         error.code === 'solc_compile_failed' &&
-        (error.details?.messages as string[]).some((m) => m.includes('undefinedThing')),
+        ((error.details?.messages as string[] | undefined) ?? []).some((m) => m.includes('undefinedThing')),
     );
   });
 });
@@ -54,7 +54,10 @@ describe('anvil + deploy', () => {
     const client = createPublicClient({ transport: http(anvil.rpcUrl) });
     assert.equal(await client.getChainId(), 31338);
     const rpcAccounts = (await client.request({ method: 'eth_accounts' } as never)) as string[];
-    assert.deepEqual(rpcAccounts.map((a) => a.toLowerCase()), anvil.accounts.map((a) => a.address.toLowerCase()));
+    assert.deepEqual(
+      rpcAccounts.map((a) => a.toLowerCase()),
+      anvil.accounts.map((a) => a.address.toLowerCase()),
+    );
     assert.equal(anvil.accounts[0]!.address, '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266');
     assert.ok((await client.getBalance({ address: anvil.accounts[9]!.address })) > 0n);
   });
@@ -66,7 +69,10 @@ describe('anvil + deploy', () => {
     const client = createPublicClient({ transport: http(anvil.rpcUrl) });
     const greeting = await client.readContract({ address, abi: parseAbi(['function greeting() view returns (string)']), functionName: 'greeting' });
     assert.equal(greeting, 'hello, proofgate');
-    await assert.rejects(deployContract(anvil.rpcUrl, key, artifact, ['x', true]), (e: unknown) => e instanceof DeployError || (e as Error).message.includes('asked to fail'));
+    await assert.rejects(
+      deployContract(anvil.rpcUrl, key, artifact, ['x', true]),
+      (e: unknown) => e instanceof DeployError || (e as Error).message.includes('asked to fail'),
+    );
   });
 
   it('refuses an explicit port that is already taken', async () => {
@@ -78,7 +84,10 @@ describe('anvil + deploy', () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'pg-anvil-state-'));
     try {
       const first = await startAnvil({ stateDir });
-      const address = await deployContract(first.rpcUrl, first.accounts[0]!.privateKey, compileContract(join(fixtures, 'Greeter.sol'), 'Greeter'), ['state', false]);
+      const address = await deployContract(first.rpcUrl, first.accounts[0]!.privateKey, compileContract(join(fixtures, 'Greeter.sol'), 'Greeter'), [
+        'state',
+        false,
+      ]);
       await first.stop();
       const second = await startAnvil({ stateDir });
       try {

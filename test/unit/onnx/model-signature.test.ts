@@ -33,14 +33,22 @@ describe('readModelSignature', () => {
 
   it('reads generated models, leaving initializers out of the inputs', () => {
     const withWeights = buildOnnxModel({
-      name: 'w', inputs: [{ name: 'x', type: 'float32', dims: [1, 2] }, { name: 'w', type: 'float32', dims: [1, 2] }],
-      outputs: [{ name: 'y', type: 'float32', dims: [1, 2] }], nodes: [{ op: 'Mul', inputs: ['x', 'w'], outputs: ['y'] }],
+      name: 'w',
+      inputs: [
+        { name: 'x', type: 'float32', dims: [1, 2] },
+        { name: 'w', type: 'float32', dims: [1, 2] },
+      ],
+      outputs: [{ name: 'y', type: 'float32', dims: [1, 2] }],
+      nodes: [{ op: 'Mul', inputs: ['x', 'w'], outputs: ['y'] }],
       initializers: [{ name: 'w', dims: [1, 2], values: [2, 3] }],
     });
     assert.deepEqual(readModelSignature(withWeights).inputs, [{ name: 'x', type: 'float32', dims: [1, 2] }]);
     const types = readModelSignature(testModels()[1]!.bytes);
     assert.equal(types.inputs.length, 11);
-    assert.deepEqual(types.inputs.find((i) => i.name === 'x_float16'), { name: 'x_float16', type: 'float16', dims: [null] });
+    assert.deepEqual(
+      types.inputs.find((i) => i.name === 'x_float16'),
+      { name: 'x_float16', type: 'float16', dims: [null] },
+    );
   });
 
   it('rejects bytes that are not an ONNX model', () => {
@@ -72,6 +80,9 @@ describe('checkInputs', () => {
     assert.equal(code({ input: ok.input, state: ok.state }), 'missing_input');
     assert.equal(code({ ...ok, sr: tensorFromJson('sr', { type: 'int32', dims: [], data: [16000] }) }), 'type_mismatch');
     assert.equal(code({ ...ok, input: tensorFromJson('input', { type: 'float32', dims: [4], data: [0, 0, 0, 0] }) }), 'shape_mismatch');
-    assert.equal(code({ ...ok, state: tensorFromJson('state', { type: 'float32', dims: [3, 1, 128], data: new Array(384).fill(0) }) }), 'shape_mismatch');
+    assert.equal(
+      code({ ...ok, state: tensorFromJson('state', { type: 'float32', dims: [3, 1, 128], data: new Array(384).fill(0) }) }),
+      'shape_mismatch',
+    );
   });
 });

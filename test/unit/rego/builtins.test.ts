@@ -57,7 +57,10 @@ tampered := io.jwt.verify_es256(concat(".", [split(token, ".")[0], base64url.enc
 describe('library builtins', () => {
   it('hashes and HMACs', () => {
     assert.equal(value('crypto.sha256("abc")'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-    assert.equal(value('crypto.hmac.sha256("The quick brown fox jumps over the lazy dog", "key")'), 'f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8');
+    assert.equal(
+      value('crypto.hmac.sha256("The quick brown fox jumps over the lazy dog", "key")'),
+      'f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8',
+    );
   });
 
   it('parses and formats time without a clock', () => {

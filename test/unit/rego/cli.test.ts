@@ -29,12 +29,25 @@ writeFileSync(join(dir, 'data.json'), JSON.stringify({ limits: { max: 100 } }));
 writeFileSync(join(dir, 'input.json'), JSON.stringify({ user: 'alice', amount: 5 }));
 
 function cli(...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'cli', 'rego.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'cli', 'rego.ts'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 describe('cli/rego.ts', () => {
   it('eval prints the value of an entrypoint as JSON', () => {
-    const r = cli('eval', '--data', join(dir, 'policy.rego'), '--data', join(dir, 'data.json'), '--input', join(dir, 'input.json'), 'data.demo.allow');
+    const r = cli(
+      'eval',
+      '--data',
+      join(dir, 'policy.rego'),
+      '--data',
+      join(dir, 'data.json'),
+      '--input',
+      join(dir, 'input.json'),
+      'data.demo.allow',
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { result: [{ expressions: [{ text: 'data.demo.allow', value: true }] }] });
   });

@@ -49,22 +49,32 @@ describe('compilePolicy errors', () => {
   });
 
   it('requires `if` before a rule body (Rego v1)', () => {
-    assert.throws(() => compilePolicy({ 'v0.rego': 'package p\nallow { true }\n' }), /v0\.rego:2:7: rego_parse_error: `if` keyword is required before rule body/);
+    assert.throws(
+      () => compilePolicy({ 'v0.rego': 'package p\nallow { true }\n' }),
+      /v0\.rego:2:7: rego_parse_error: `if` keyword is required before rule body/,
+    );
   });
 
   it('reports unsafe variables with their position', () => {
     assert.throws(
       () => compilePolicy({ 'u.rego': 'package p\n\nallow if {\n  y > 1\n}\n' }),
-      (e: unknown) => e instanceof RegoCompileError && e.code === 'rego_unsafe_var_error' && /u\.rego:4:3: rego_unsafe_var_error: var y is unsafe/.test(e.message),
+      (e: unknown) =>
+        e instanceof RegoCompileError && e.code === 'rego_unsafe_var_error' && /u\.rego:4:3: rego_unsafe_var_error: var y is unsafe/.test(e.message),
     );
   });
 
   it('reports unknown functions as rego_type_error', () => {
-    assert.throws(() => compilePolicy({ 'f.rego': 'package p\nx := no_such_fn(1)\n' }), /f\.rego:2:6: rego_type_error: undefined function no_such_fn/);
+    assert.throws(
+      () => compilePolicy({ 'f.rego': 'package p\nx := no_such_fn(1)\n' }),
+      /f\.rego:2:6: rego_type_error: undefined function no_such_fn/,
+    );
   });
 
   it('checks call arity', () => {
-    assert.throws(() => compilePolicy({ 'a.rego': 'package p\nx := count(1, 2)\n' }), /a\.rego:2:6: rego_type_error: count: arity mismatch: have 2 arguments, want 1/);
+    assert.throws(
+      () => compilePolicy({ 'a.rego': 'package p\nx := count(1, 2)\n' }),
+      /a\.rego:2:6: rego_type_error: count: arity mismatch: have 2 arguments, want 1/,
+    );
     assert.doesNotThrow(() => compilePolicy({ 'b.rego': 'package p\nx if count([1], n)\n' }));
   });
 
@@ -98,7 +108,10 @@ describe('admission policy', () => {
   it('returns undefined for undefined documents and reuses prepared data', () => {
     const data = toValue(PARAMS);
     assert.equal(evaluate(policy, 'data.gateway.admission.nothing', { input: {}, data }), undefined);
-    assert.equal(evaluate(policy, 'data.gateway.admission.allow', { input: { caller: { verified: false }, model: 'resnet50', price: 1 }, data }), false);
+    assert.equal(
+      evaluate(policy, 'data.gateway.admission.allow', { input: { caller: { verified: false }, model: 'resnet50', price: 1 }, data }),
+      false,
+    );
   });
 
   it('runs queries with several bindings', () => {
@@ -132,7 +145,9 @@ describe('evaluation context', () => {
 
 describe('bounded evaluation', () => {
   it('stops runaway iteration with eval_limit_exceeded', () => {
-    const p = compilePolicy({ 'b.rego': 'package b\nn := count([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y])\n' });
+    const p = compilePolicy({
+      'b.rego': 'package b\nn := count([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y])\n',
+    });
     assert.throws(
       () => evaluate(p, 'data.b.n', { limits: { maxSteps: 50_000 } }),
       (e: unknown) => e instanceof RegoLimitError && e.code === 'eval_limit_exceeded',
@@ -143,7 +158,10 @@ describe('bounded evaluation', () => {
     const rules = Array.from({ length: 30 }, (_, i) => `r${i} := r${i + 1} + 1`).join('\n');
     const p = compilePolicy({ 'd.rego': `package d\n${rules}\nr30 := 0\n` });
     assert.equal(evaluate(p, 'data.d.r0'), 30);
-    assert.throws(() => evaluate(p, 'data.d.r0', { limits: { maxDepth: 10 } }), (e: unknown) => e instanceof RegoLimitError);
+    assert.throws(
+      () => evaluate(p, 'data.d.r0', { limits: { maxDepth: 10 } }),
+      (e: unknown) => e instanceof RegoLimitError,
+    );
   });
 });
 
@@ -153,7 +171,8 @@ describe('semantics', () => {
     assert.equal(evaluate(p, 'data.c.p', { input: { a: true } }), 1);
     assert.throws(
       () => evaluate(p, 'data.c.p', { input: { a: true, b: true } }),
-      (e: unknown) => e instanceof RegoEvalError && e.code === 'eval_conflict_error' && e.message === 'complete rules must not produce multiple outputs',
+      (e: unknown) =>
+        e instanceof RegoEvalError && e.code === 'eval_conflict_error' && e.message === 'complete rules must not produce multiple outputs',
     );
   });
 

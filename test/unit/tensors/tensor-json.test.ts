@@ -31,7 +31,10 @@ describe('tensor JSON codec', () => {
 
   it('carries the sign of zero and every NaN bit pattern', () => {
     const t = tensorFromJson('x', { type: 'float32', dims: [4], data: [-0, '-0', '-NaN', 'NaN:0xffa00000'] });
-    assert.deepEqual([...new Uint32Array(t.data.buffer)].map((b) => b.toString(16)), ['80000000', '80000000', 'ffc00000', 'ffa00000']);
+    assert.deepEqual(
+      [...new Uint32Array(t.data.buffer)].map((b) => b.toString(16)),
+      ['80000000', '80000000', 'ffc00000', 'ffa00000'],
+    );
     for (const bad of ['NaN:0x7f800000', 'NaN:0x1', 'nan', '-nan', 'NaN:0X7FC00001']) {
       assert.throws(() => tensorFromJson('x', { type: 'float32', dims: [1], data: [bad] }), InvalidTensorError, bad);
     }
@@ -44,15 +47,29 @@ describe('tensor JSON codec', () => {
 
   it('rejects malformed tensors with invalid_tensor', () => {
     const bad: unknown[] = [
-      null, [], { type: 'float64', dims: [1], data: [1] }, { type: 'float32', dims: [2], data: [1] },
-      { type: 'float32', dims: [-1], data: [] }, { type: 'float32', dims: [1.5], data: [1] },
-      { type: 'float32', dims: [1], data: ['one'] }, { type: 'float32', dims: [1], data: [1e39] },
-      { type: 'int8', dims: [1], data: [128] }, { type: 'uint8', dims: [1], data: [-1] }, { type: 'int32', dims: [1], data: [1.5] },
-      { type: 'int64', dims: [1], data: [2 ** 60] }, { type: 'int64', dims: [1], data: ['9223372036854775808'] },
-      { type: 'uint64', dims: [1], data: ['-1'] }, { type: 'bool', dims: [1], data: ['true'] }, { type: 'float32', dims: [1], data: 'x' },
+      null,
+      [],
+      { type: 'float64', dims: [1], data: [1] },
+      { type: 'float32', dims: [2], data: [1] },
+      { type: 'float32', dims: [-1], data: [] },
+      { type: 'float32', dims: [1.5], data: [1] },
+      { type: 'float32', dims: [1], data: ['one'] },
+      { type: 'float32', dims: [1], data: [1e39] },
+      { type: 'int8', dims: [1], data: [128] },
+      { type: 'uint8', dims: [1], data: [-1] },
+      { type: 'int32', dims: [1], data: [1.5] },
+      { type: 'int64', dims: [1], data: [2 ** 60] },
+      { type: 'int64', dims: [1], data: ['9223372036854775808'] },
+      { type: 'uint64', dims: [1], data: ['-1'] },
+      { type: 'bool', dims: [1], data: ['true'] },
+      { type: 'float32', dims: [1], data: 'x' },
     ];
     for (const b of bad) {
-      assert.throws(() => tensorFromJson('x', b), (e: unknown) => e instanceof InvalidTensorError && e.code === 'invalid_tensor' && e.status === 400, JSON.stringify(b));
+      assert.throws(
+        () => tensorFromJson('x', b),
+        (e: unknown) => e instanceof InvalidTensorError && e.code === 'invalid_tensor' && e.status === 400,
+        JSON.stringify(b),
+      );
     }
   });
 });

@@ -45,7 +45,13 @@ describe('local x402 facilitator', () => {
     await token.mint(payer, 1_000_000n);
     reader = await connect(anvil.rpcUrl, deployer!.privateKey);
     requirements = exactEvmRequirements({
-      chainId: anvil.chainId, asset: token.address, payTo, amount: 10_000n, maxTimeoutSeconds: 300, name: token.name, version: token.version,
+      chainId: anvil.chainId,
+      asset: token.address,
+      payTo,
+      amount: 10_000n,
+      maxTimeoutSeconds: 300,
+      name: token.name,
+      version: token.version,
     });
     facilitator = await startFacilitator({ rpcUrl: anvil.rpcUrl, privateKey: facilitatorKey });
     client = new HTTPFacilitatorClient({ url: facilitator.url });
@@ -55,7 +61,8 @@ describe('local x402 facilitator', () => {
     await anvil?.stop();
   });
 
-  const balance = (who: Address) => reader.publicClient.readContract({ address: token.address, abi: balanceAbi, functionName: 'balanceOf', args: [who] });
+  const balance = (who: Address) =>
+    reader.publicClient.readContract({ address: token.address, abi: balanceAbi, functionName: 'balanceOf', args: [who] });
 
   /** A payment made by the official x402 client, exactly as a caller would send it. */
   async function pay(key: Hex = payerKey, req: PaymentRequirements = requirements): Promise<PaymentPayload> {
@@ -68,7 +75,10 @@ describe('local x402 facilitator', () => {
 
   it('lists exact on the local chain in /supported', async () => {
     const supported = await client.getSupported();
-    assert.deepEqual(supported.kinds.find((k) => k.x402Version === 2), { x402Version: 2, scheme: 'exact', network: `eip155:${anvil.chainId}` });
+    assert.deepEqual(
+      supported.kinds.find((k) => k.x402Version === 2),
+      { x402Version: 2, scheme: 'exact', network: `eip155:${anvil.chainId}` },
+    );
     assert.deepEqual(Object.values(supported.signers).flat(), [facilitator.address]);
   });
 
@@ -85,7 +95,9 @@ describe('local x402 facilitator', () => {
   it('settles on chain, moving exactly the price, and a retry answers the same transaction', async () => {
     const payload = await pay();
     const edge = await verifyExactEvmPayment({
-      payment: decodePaymentHeader(encodePaymentSignatureHeader(payload)), requirements, now: Math.floor(Date.now() / 1000),
+      payment: decodePaymentHeader(encodePaymentSignatureHeader(payload)),
+      requirements,
+      now: Math.floor(Date.now() / 1000),
     });
     const [payerBefore, payeeBefore] = await Promise.all([balance(payer), balance(payTo)]);
     const first = await client.settle(payload, requirements);
@@ -142,7 +154,8 @@ describe('local x402 facilitator', () => {
   });
 
   it('answers protocol errors without touching the chain', async () => {
-    const post = (path: string, body: string) => fetch(`${facilitator.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (path: string, body: string) =>
+      fetch(`${facilitator.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const bad = await post('/settle', '{"x402Version":2}');
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: string }).error, 'invalid_request');
@@ -160,7 +173,8 @@ describe('local x402 facilitator', () => {
     const keyFile = join(dir, 'key');
     writeFileSync(keyFile, `${facilitatorKey}\n`, { mode: 0o600 });
     const child = spawn(process.execPath, ['--import', 'tsx', 'facilitator/main.ts', '--rpc', anvil.rpcUrl, '--port', '0', '--key-file', keyFile], {
-      cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
       let output = '';

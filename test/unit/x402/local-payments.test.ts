@@ -24,10 +24,21 @@ describe('local payments stack (anvil + pgUSD + facilitator)', () => {
     const payer = privateKeyToAccount(payerAccount!.privateKey);
     const payTo: Address = payee!.address;
     const balance = (rpcUrl: string, who: Address) =>
-      createPublicClient({ transport: http(rpcUrl) }).readContract({ address: first.token.address, abi: balanceAbi, functionName: 'balanceOf', args: [who] });
+      createPublicClient({ transport: http(rpcUrl) }).readContract({
+        address: first.token.address,
+        abi: balanceAbi,
+        functionName: 'balanceOf',
+        args: [who],
+      });
     let settled: string;
     const requirements = exactEvmRequirements({
-      chainId: first.anvil.chainId, asset: first.token.address, payTo, amount: 2_500n, maxTimeoutSeconds: 300, name: first.token.name, version: first.token.version,
+      chainId: first.anvil.chainId,
+      asset: first.token.address,
+      payTo,
+      amount: 2_500n,
+      maxTimeoutSeconds: 300,
+      name: first.token.name,
+      version: first.token.version,
     });
     const x402 = x402Client.fromConfig({
       schemes: [{ network: requirements.network, client: new ExactEvmScheme(toClientEvmSigner(payer)) }],

@@ -17,8 +17,13 @@ const payer = privateKeyToAccount(generatePrivateKey());
 const stranger = privateKeyToAccount(generatePrivateKey());
 const USDC = '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913' as Address;
 const requirements: PaymentRequirements = {
-  scheme: 'exact', network: 'eip155:8453', amount: '1000', asset: USDC, payTo: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
-  maxTimeoutSeconds: 300, extra: { name: 'USD Coin', version: '2', assetTransferMethod: 'permit2' },
+  scheme: 'exact',
+  network: 'eip155:8453',
+  amount: '1000',
+  asset: USDC,
+  payTo: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+  maxTimeoutSeconds: 300,
+  extra: { name: 'USD Coin', version: '2', assetTransferMethod: 'permit2' },
 };
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -27,12 +32,23 @@ async function officialPermit2(req = requirements, account = payer): Promise<Pay
     schemes: [{ network: 'eip155:8453', client: new ExactEvmScheme(toClientEvmSigner(account)) }],
     spendControls: { allowedAssets: [{ network: 'eip155:8453', asset: USDC }] },
   });
-  return client.createPaymentPayload({ x402Version: 2, resource: { url: 'https://gw/v1/models/m/infer', description: '', mimeType: '' }, accepts: [req] } as never);
+  return client.createPaymentPayload({
+    x402Version: 2,
+    resource: { url: 'https://gw/v1/models/m/infer', description: '', mimeType: '' },
+    accepts: [req],
+  } as never);
 }
 
 const decoded = (p: PaymentPayload): DecodedPayment => decodePaymentHeader(encodePaymentSignatureHeader(p));
 
-type P2 = { from: Address; permitted: { token: Address; amount: string }; spender: Address; nonce: string; deadline: string; witness: { to: Address; validAfter: string } };
+type P2 = {
+  from: Address;
+  permitted: { token: Address; amount: string };
+  spender: Address;
+  nonce: string;
+  deadline: string;
+  witness: { to: Address; validAfter: string };
+};
 
 // Re-signs a (possibly altered) Permit2 authorization, as a client that bends the rules would.
 async function resigned(base: PaymentPayload, change: (a: P2) => P2, signer = payer, chainId = 8453): Promise<PaymentPayload> {
@@ -42,8 +58,11 @@ async function resigned(base: PaymentPayload, change: (a: P2) => P2, signer = pa
     types: permit2WitnessTypes,
     primaryType: 'PermitWitnessTransferFrom',
     message: {
-      permitted: { token: a.permitted.token, amount: BigInt(a.permitted.amount) }, spender: a.spender, nonce: BigInt(a.nonce),
-      deadline: BigInt(a.deadline), witness: { to: a.witness.to, validAfter: BigInt(a.witness.validAfter) },
+      permitted: { token: a.permitted.token, amount: BigInt(a.permitted.amount) },
+      spender: a.spender,
+      nonce: BigInt(a.nonce),
+      deadline: BigInt(a.deadline),
+      witness: { to: a.witness.to, validAfter: BigInt(a.witness.validAfter) },
     },
   });
   return { ...base, payload: { signature, permit2Authorization: a } };
@@ -59,7 +78,7 @@ async function code(p: PaymentPayload, req = requirements): Promise<string> {
 }
 
 describe('x402 exact scheme, Permit2 path', () => {
-  it('verifies a payload from the official client and keys its single use on Permit2\'s nonce', async () => {
+  it("verifies a payload from the official client and keys its single use on Permit2's nonce", async () => {
     const payload = await officialPermit2();
     const verified = await verifyExactEvmPayment({ payment: decoded(payload), requirements, now: now() });
     assert.equal(verified.method, 'permit2');
@@ -82,7 +101,13 @@ describe('x402 exact scheme, Permit2 path', () => {
       ['authorization_not_yet_valid', await resigned(base, (a) => ({ ...a, witness: { ...a.witness, validAfter: String(now() + 3600) } }))],
       ['invalid_signature', await resigned(base, (a) => a, stranger)],
       ['invalid_signature', await resigned(base, (a) => a, payer, 1)],
-      ['invalid_signature', { ...base, payload: { ...base.payload, permit2Authorization: { ...(base.payload as { permit2Authorization: P2 }).permit2Authorization, nonce: '7' } } }],
+      [
+        'invalid_signature',
+        {
+          ...base,
+          payload: { ...base.payload, permit2Authorization: { ...(base.payload as { permit2Authorization: P2 }).permit2Authorization, nonce: '7' } },
+        },
+      ],
     ];
     for (const [expected, payload] of cases) assert.equal(await code(payload), expected, expected);
     assert.equal(x402ExactPermit2ProxyAddress.length, 42);

@@ -23,7 +23,13 @@ const stranger = privateKeyToAccount(generatePrivateKey());
 const asset: Address = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
 const payTo: Address = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
 const requirements = exactEvmRequirements({
-  chainId: 31337, asset, payTo, amount: 25_000n, maxTimeoutSeconds: 120, name: 'Proofgate USD', version: '1',
+  chainId: 31337,
+  asset,
+  payTo,
+  amount: 25_000n,
+  maxTimeoutSeconds: 120,
+  name: 'Proofgate USD',
+  version: '1',
 });
 const resource = { url: 'https://gateway.example/v1/models/mnist/infer', description: 'mnist inference', mimeType: 'application/json' };
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -43,11 +49,19 @@ async function officialPayment(account = payer): Promise<{ payload: PaymentPaylo
 type Authorization = { from: Address; to: Address; value: bigint; validAfter: bigint; validBefore: bigint; nonce: Hex };
 
 /** A v2 payment signed by hand so each field can be set; `claimFrom` lets the payload lie about the payer. */
-async function signedPayment(overrides: Partial<Authorization> = {}, opts: { signer?: typeof payer; domainChainId?: number; accepted?: Partial<PaymentRequirements> } = {}) {
+async function signedPayment(
+  overrides: Partial<Authorization> = {},
+  opts: { signer?: typeof payer; domainChainId?: number; accepted?: Partial<PaymentRequirements> } = {},
+) {
   const now = BigInt(nowSeconds());
   const authorization: Authorization = {
-    from: payer.address, to: payTo, value: 25_000n, validAfter: 0n, validBefore: now + 120n,
-    nonce: toHex(crypto.getRandomValues(new Uint8Array(32))), ...overrides,
+    from: payer.address,
+    to: payTo,
+    value: 25_000n,
+    validAfter: 0n,
+    validBefore: now + 120n,
+    nonce: toHex(crypto.getRandomValues(new Uint8Array(32))),
+    ...overrides,
   };
   const signature = await (opts.signer ?? payer).signTypedData({
     domain: { name: 'Proofgate USD', version: '1', chainId: opts.domainChainId ?? 31337, verifyingContract: asset },
@@ -65,13 +79,24 @@ function wire(a: Authorization, signature: Hex, accepted: Partial<PaymentRequire
     accepted: { ...requirements, ...accepted },
     payload: {
       signature,
-      authorization: { from: a.from, to: a.to, value: a.value.toString(), validAfter: a.validAfter.toString(), validBefore: a.validBefore.toString(), nonce: a.nonce },
+      authorization: {
+        from: a.from,
+        to: a.to,
+        value: a.value.toString(),
+        validAfter: a.validAfter.toString(),
+        validBefore: a.validBefore.toString(),
+        nonce: a.nonce,
+      },
     },
   };
   return decodePaymentHeader(encodePaymentSignatureHeader(payload));
 }
 
-async function rejection(payment: DecodedPayment | Promise<DecodedPayment>, req: PaymentRequirements = requirements, now = nowSeconds()): Promise<string> {
+async function rejection(
+  payment: DecodedPayment | Promise<DecodedPayment>,
+  req: PaymentRequirements = requirements,
+  now = nowSeconds(),
+): Promise<string> {
   try {
     await verifyExactEvmPayment({ payment: await payment, requirements: req, now });
   } catch (error) {
@@ -86,7 +111,12 @@ describe('x402 PaymentRequired', () => {
   it('builds a schema-valid v2 402 answer the official client can pay', async () => {
     const body = paymentRequired(resource, [requirements], 'insufficient_amount');
     assert.deepEqual(body.accepts[0], {
-      scheme: 'exact', network: 'eip155:31337', amount: '25000', asset, payTo, maxTimeoutSeconds: 120,
+      scheme: 'exact',
+      network: 'eip155:31337',
+      amount: '25000',
+      asset,
+      payTo,
+      maxTimeoutSeconds: 120,
       extra: { name: 'Proofgate USD', version: '1' },
     });
     assert.equal(body.error, 'insufficient_amount');
@@ -137,7 +167,11 @@ describe('verifyExactEvmPayment', () => {
       b64({ x402Version: 2, payload: good.payload }),
       'A'.repeat(20_000),
     ]) {
-      assert.throws(() => decodePaymentHeader(header), (e: unknown) => (e as PaymentRejectedError).code === 'invalid_payload', header.slice(0, 30));
+      assert.throws(
+        () => decodePaymentHeader(header),
+        (e: unknown) => (e as PaymentRejectedError).code === 'invalid_payload',
+        header.slice(0, 30),
+      );
     }
     const shortNonce = { ...good, payload: { ...good.payload, authorization: { ...(good.payload.authorization as object), nonce: '0x1234' } } };
     assert.equal(await rejection(decodePaymentHeader(b64(shortNonce))), 'invalid_payload');
@@ -147,9 +181,13 @@ describe('verifyExactEvmPayment', () => {
 
   it('rejects another scheme or a Permit2 payload with unsupported_scheme', async () => {
     assert.equal(await rejection(signedPayment({}, { accepted: { scheme: 'upto' } })), 'unsupported_scheme');
-    const permit2 = decodePaymentHeader(encodePaymentSignatureHeader({
-      x402Version: 2, accepted: requirements, payload: { signature: '0x00', permit2Authorization: { from: payer.address } },
-    }));
+    const permit2 = decodePaymentHeader(
+      encodePaymentSignatureHeader({
+        x402Version: 2,
+        accepted: requirements,
+        payload: { signature: '0x00', permit2Authorization: { from: payer.address } },
+      }),
+    );
     assert.equal(await rejection(permit2), 'unsupported_scheme');
   });
 
@@ -184,7 +222,14 @@ describe('verifyExactEvmPayment', () => {
     assert.equal(await rejection(signedPayment({}, { domainChainId: 1 })), 'invalid_signature');
     const good = await signedPayment();
     const auth = good.payload.authorization as Record<string, string>;
-    const a: Authorization = { from: payer.address, to: payTo, value: 25_000n, validAfter: 0n, validBefore: BigInt(auth.validBefore!), nonce: toHex(crypto.getRandomValues(new Uint8Array(32))) };
+    const a: Authorization = {
+      from: payer.address,
+      to: payTo,
+      value: 25_000n,
+      validAfter: 0n,
+      validBefore: BigInt(auth.validBefore!),
+      nonce: toHex(crypto.getRandomValues(new Uint8Array(32))),
+    };
     const signature = good.payload.signature as Hex;
     assert.equal(await rejection(wire(a, signature)), 'invalid_signature', 'a signature does not carry over to another nonce');
     const original = { ...a, nonce: auth.nonce as Hex };

@@ -1,0 +1,322 @@
+/**
+ * `node_modules/.bin/node --import tsx bench/bls-wasm/run.ts [--iterations N]`
+ *
+ * BLS verification of one signature and of a 100-signer same-message aggregate, in one run:
+ * - native blst (@chainsafe/blst, a prebuilt N-API binding) in Node: the baseline;
+ * - @noble/curves (core/attestation) in Node and inside workerd (the gateway's path today);
+ * - bls-wasm (herumi mcl/bls from bls-eth-wasm, WebAssembly) in Node and inside workerd
+ *   (wrangler dev --local, bench/bls-wasm/worker.ts), with public keys decompressed on every call
+ *   and with decompressed keys cached (what a Durable Object can hold).
+ * "keys from bytes": the 100 48-byte compressed keys are decompressed and subgroup-checked on each
+ * call, then summed, then one signature check (signature decoded and subgroup-checked, hash to G2,
+ * pairing). "cached keys": decoded keys are summed, then the same signature check.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as blst from '@chainsafe/blst';
+import { aggregatePublicKeys, aggregateSignatures, decodePublicKey, generateKeyPair, signMessage, verifySignature } from '../../core/attestation';
+import { loadWasmBls } from '../../bls-wasm/node';
+import type { BenchCase, BenchReply, BenchRequest } from './worker';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SIGNERS = 100;
+const TARGET_RATIO = 5;
+
+type Row = 'single' | 'aggBytes' | 'aggCached' | 'decompress';
+type Column = 'native' | 'nobleNode' | 'wasmNode' | 'nobleWorkerd' | 'wasmWorkerd';
+type Results = Partial<Record<Column, Partial<Record<Row, number[]>>>>;
+
+const ROWS: [Row, string][] = [
+  ['single', 'one signature (key + signature from bytes)'],
+  ['aggBytes', `${SIGNERS}-signer aggregate, keys from bytes`],
+  ['aggCached', `${SIGNERS}-signer aggregate, cached keys`],
+  ['decompress', `decompress + check ${SIGNERS} keys (cache fill)`],
+];
+const COLUMNS: [Column, string][] = [
+  ['native', 'native blst'],
+  ['nobleNode', 'noble Node'],
+  ['wasmNode', 'wasm Node'],
+  ['nobleWorkerd', 'noble workerd'],
+  ['wasmWorkerd', 'wasm workerd'],
+];
+
+function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Milliseconds per call: `samples` samples, each the mean of `batch` calls, after `warmup` calls. */
+function time(fn: () => unknown, samples: number, batch = 1, warmup = 3): number[] {
+  for (let i = 0; i < warmup; i++) fn();
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const start = performance.now();
+    for (let j = 0; j < batch; j++) fn();
+    out.push((performance.now() - start) / batch);
+  }
+  return out;
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`${what}: the benchmark signature does not verify`);
+}
+
+const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `wrangler dev --local` on bench/bls-wasm/wrangler.toml; resolves once it answers. */
+async function startWorker(logFile: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const log = createWriteStream(logFile);
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+      'dev',
+      '--local',
+      '--config',
+      join(REPO_ROOT, 'bench', 'bls-wasm', 'wrangler.toml'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(await freePort()),
+      '--show-interactive-dev-session=false',
+    ],
+    {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // The [build] command runs `node`: put this Node (22) first on PATH.
+      env: {
+        ...process.env,
+        PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+        WRANGLER_SEND_METRICS: 'false',
+        WRANGLER_HIDE_BANNER: 'true',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      },
+    },
+  );
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const url = `http://127.0.0.1:${port}/`;
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}); see ${logFile}`);
+    try {
+      const res = await fetch(url, { method: 'GET' });
+      await res.arrayBuffer();
+      if (res.status !== 502 && res.status !== 503) return { url, child };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`wrangler dev did not answer within 90 s; see ${logFile}`);
+}
+
+function stopWorker(child: ChildProcess): void {
+  if (child.pid !== undefined && child.exitCode === null) {
+    try {
+      process.kill(-child.pid, 'SIGTERM'); // the process group this runner started (wrangler + workerd)
+    } catch {
+      child.kill('SIGTERM');
+    }
+  }
+}
+
+/** Runs the benchmark and prints the table; returns the results (ms per call samples). */
+export async function benchBlsWasm(iterations = 30): Promise<Results> {
+  const n = Math.max(5, iterations);
+  const keys = Array.from({ length: SIGNERS }, (_, i) => generateKeyPair(new Uint8Array(32).map((_, j) => (i * 31 + j + 1) & 0xff)));
+  const message = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff); // an attestation digest's size
+  const signatures = keys.map((k) => signMessage(k.secretKey, message));
+  const aggregate = aggregateSignatures(signatures);
+  const pkBytes = keys.map((k) => k.publicKey);
+  const r: Results = {};
+
+  // Native blst: validation flags on, as in the other paths (keys: subgroup + not infinity; signatures: subgroup + not infinity).
+  {
+    const cachedKeys = pkBytes.map((b) => blst.PublicKey.fromBytes(b, true));
+    const single = (): boolean =>
+      blst.verify(message, blst.PublicKey.fromBytes(pkBytes[0]!, true), blst.Signature.fromBytes(signatures[0]!, true, true));
+    const aggBytes = (): boolean =>
+      blst.verify(message, blst.aggregateSerializedPublicKeys(pkBytes, true), blst.Signature.fromBytes(aggregate, true, true));
+    const aggCached = (): boolean => blst.verify(message, blst.aggregatePublicKeys(cachedKeys), blst.Signature.fromBytes(aggregate, true, true));
+    check(single() && aggBytes() && aggCached(), 'native blst');
+    r.native = {
+      single: time(single, n * 10, 1, 20),
+      aggBytes: time(aggBytes, n * 4, 1, 10),
+      aggCached: time(aggCached, n * 10, 1, 20),
+      decompress: time(() => pkBytes.map((b) => blst.PublicKey.fromBytes(b, true)), n * 4, 1, 10),
+    };
+  }
+
+  // @noble/curves in Node (core/attestation: the gateway's code).
+  {
+    const points = pkBytes.map(decodePublicKey);
+    const single = (): boolean => verifySignature(pkBytes[0]!, message, signatures[0]!);
+    const aggBytes = (): boolean => verifySignature(aggregatePublicKeys(pkBytes), message, aggregate);
+    const aggCached = (): boolean => verifySignature(aggregatePublicKeys(points), message, aggregate);
+    check(single() && aggBytes() && aggCached(), 'noble');
+    const runs = Math.max(5, Math.min(n, 15));
+    r.nobleNode = {
+      single: time(single, runs, 1, 2),
+      aggBytes: time(aggBytes, runs, 1, 2),
+      aggCached: time(aggCached, runs, 1, 2),
+      decompress: time(() => pkBytes.map(decodePublicKey), runs, 1, 2),
+    };
+  }
+
+  // bls-wasm in Node (the same .wasm file, compiled by Node's V8).
+  {
+    const bls = await loadWasmBls();
+    const handles = pkBytes.map((b) => bls.deserializePublicKey(b));
+    const single = (): boolean => bls.verify(pkBytes[0]!, message, signatures[0]!);
+    const aggBytes = (): boolean => bls.verifyAggregate(pkBytes, message, aggregate);
+    const aggCached = (): boolean => bls.verifyAggregate(handles, message, aggregate);
+    check(single() && aggBytes() && aggCached(), 'bls-wasm (Node)');
+    r.wasmNode = {
+      single: time(single, n, 1, 5),
+      aggBytes: time(aggBytes, n, 1, 3),
+      aggCached: time(aggCached, n, 1, 5),
+      decompress: time(() => pkBytes.map((b) => bls.deserializePublicKey(b)), n, 1, 3),
+    };
+  }
+
+  // Inside workerd: the bench Worker times batches (workerd's clock has 1 ms steps).
+  const logFile = join(tmpdir(), `proofgate-bench-bls-wasm-${process.pid}.log`);
+  const { url, child } = await startWorker(logFile);
+  let instantiateMs = Number.NaN;
+  let warmInstantiateMs = Number.NaN;
+  const clock = { workerd: 0, wall: 0 }; // workerd's clock only moves in 1 ms steps: check it kept up
+  try {
+    const post = async (cases: BenchCase[]): Promise<BenchReply> => {
+      const body: BenchRequest = {
+        publicKeys: pkBytes.map(toHex),
+        message: toHex(message),
+        signature: toHex(signatures[0]!),
+        aggregate: toHex(aggregate),
+        cases,
+      };
+      const t0 = performance.now();
+      const res = await fetch(url, { method: 'POST', body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`bench Worker: ${res.status} ${await res.text()}`);
+      const reply = (await res.json()) as BenchReply;
+      clock.workerd += reply.elapsedMs;
+      clock.wall += performance.now() - t0;
+      return reply;
+    };
+    const s = Math.max(5, Math.min(n, 15));
+    const first = await post([]);
+    instantiateMs = first.instantiateMs;
+    const wasm = await post([
+      { name: 'wasm.verify', samples: s, batch: 10, warmup: 5 },
+      { name: 'wasm.aggregate.cached', samples: s, batch: 10, warmup: 5 },
+      { name: 'wasm.aggregate.bytes', samples: s, batch: 3, warmup: 2 },
+      { name: 'wasm.deserialize.all', samples: s, batch: 3, warmup: 2 },
+      { name: 'wasm.instantiate', samples: 5, batch: 5, warmup: 1 },
+    ]);
+    warmInstantiateMs = percentile(wasm.samples['wasm.instantiate']!, 50);
+    const noble = await post([
+      { name: 'noble.verify', samples: Math.min(s, 10), batch: 2, warmup: 2 },
+      { name: 'noble.aggregate.cached', samples: Math.min(s, 10), batch: 2, warmup: 2 },
+      { name: 'noble.aggregate.bytes', samples: Math.min(s, 8), batch: 1, warmup: 1 },
+      { name: 'noble.deserialize.all', samples: Math.min(s, 8), batch: 1, warmup: 1 },
+    ]);
+    r.wasmWorkerd = {
+      single: wasm.samples['wasm.verify'],
+      aggCached: wasm.samples['wasm.aggregate.cached'],
+      aggBytes: wasm.samples['wasm.aggregate.bytes'],
+      decompress: wasm.samples['wasm.deserialize.all'],
+    };
+    r.nobleWorkerd = {
+      single: noble.samples['noble.verify'],
+      aggCached: noble.samples['noble.aggregate.cached'],
+      aggBytes: noble.samples['noble.aggregate.bytes'],
+      decompress: noble.samples['noble.deserialize.all'],
+    };
+  } finally {
+    stopWorker(child);
+  }
+
+  const p50 = (c: Column, row: Row): number | undefined => {
+    const samples = r[c]?.[row];
+    return samples?.length ? percentile(samples, 50) : undefined;
+  };
+  const W = 44;
+  const out = process.stdout;
+  const table = (title: string, stat: (samples: readonly number[]) => number): void => {
+    const value = (c: Column, row: Row): number | undefined => {
+      const samples = r[c]?.[row];
+      return samples?.length ? stat(samples) : undefined;
+    };
+    out.write(`\n${title}; (×) = ratio to native blst on the same row\n`);
+    out.write(`${''.padEnd(W)}${COLUMNS.map(([, label]) => label.padStart(20)).join('')}\n`);
+    for (const [row, label] of ROWS) {
+      const base = value('native', row);
+      out.write(
+        `${label.padEnd(W)}${COLUMNS.map(([c]) => {
+          const v = value(c, row);
+          return (v === undefined ? '—' : `${v.toFixed(2)}${base ? ` (${(v / base).toFixed(1)}×)` : ''}`).padStart(20);
+        }).join('')}\n`,
+      );
+    }
+  };
+  table('BLS12-381 verification (POP ciphersuite), p50 ms per call', (s) => percentile(s, 50));
+  table('the same, minimum ms per call (least disturbed by other load on the machine)', (s) => Math.min(...s));
+  const target = p50('wasmWorkerd', 'aggCached');
+  const nativeAgg = p50('native', 'aggBytes');
+  const nativeAggCached = p50('native', 'aggCached');
+  if (target !== undefined && nativeAgg !== undefined && nativeAggCached !== undefined) {
+    const ratio = target / nativeAgg;
+    out.write(
+      `\ntarget: wasm in workerd, ${SIGNERS}-signer aggregate with cached keys ≤ ${TARGET_RATIO}× native blst's ${SIGNERS}-signer aggregate ` +
+        `(keys from bytes, ${nativeAgg.toFixed(2)} ms): ${target.toFixed(2)} ms = ${ratio.toFixed(2)}× → ${ratio <= TARGET_RATIO ? 'MET' : 'NOT MET'}\n`,
+    );
+    const min = (c: Column, row: Row): number => Math.min(...(r[c]?.[row] ?? [Number.NaN]));
+    out.write(
+      `  by minima: ${min('wasmWorkerd', 'aggCached').toFixed(2)} / ${min('native', 'aggBytes').toFixed(2)} ms = ` +
+        `${(min('wasmWorkerd', 'aggCached') / min('native', 'aggBytes')).toFixed(2)}×; against native with cached keys too: ` +
+        `p50 ${(target / nativeAggCached).toFixed(1)}×, minima ${(min('wasmWorkerd', 'aggCached') / min('native', 'aggCached')).toFixed(1)}×\n`,
+    );
+  }
+  out.write(
+    `wasm start in workerd: first getWasmBls() in the isolate (instantiate + init + known-answer self-test) ${instantiateMs.toFixed(0)} ms; ` +
+      `a further instance (instantiate + init) ${warmInstantiateMs.toFixed(1)} ms\n`,
+  );
+  out.write(
+    `samples: Node: single calls (native ${r.native?.aggBytes?.length ?? 0}+, wasm ${r.wasmNode?.single?.length ?? 0}, noble ${r.nobleNode?.single?.length ?? 0} per row); ` +
+      `workerd: ${r.wasmWorkerd?.single?.length ?? 0} per row, each the mean of a batch of 1–10 calls (1 ms clock); load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs\n`,
+  );
+  out.write(`workerd clock check: the Worker timed ${clock.workerd.toFixed(0)} ms of ${clock.wall.toFixed(0)} ms wall time (HTTP + JSON included)\n`);
+  if (process.env.BLS_BENCH_JSON) writeFileSync(process.env.BLS_BENCH_JSON, JSON.stringify(r));
+  return r;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '30' } } });
+  benchBlsWasm(Number(values.iterations)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

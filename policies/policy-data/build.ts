@@ -1,0 +1,59 @@
+/**
+ * Builds the PolicyData modules in this folder from WebAssembly text with wabt:
+ * `node --import tsx policies/policy-data/build.ts` writes .proofgate/policy-data/<name>.wasm for each.
+ * Modules are identified by the sha256 of their bytes, as models are.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import wabt from 'wabt';
+
+/** The PolicyData modules whose sources live here. */
+export const POLICY_DATA_MODULES = ['intent-risk', 'price-feed'] as const;
+
+/** Name of a module in this folder. */
+export type PolicyDataModuleName = (typeof POLICY_DATA_MODULES)[number];
+
+/** A built module. */
+export interface BuiltPolicyData {
+  name: string;
+  bytes: Uint8Array;
+  /** 0x-prefixed sha256 of `bytes`: the module's identity in policies and the blob store. */
+  sha256: string;
+  file: string;
+}
+
+const SOURCE_DIR = dirname(fileURLToPath(import.meta.url));
+const OUT_DIR = join(SOURCE_DIR, '..', '.proofgate', 'policy-data');
+
+/** Compiles WebAssembly text to a validated binary; `filename` only labels error messages. */
+export async function compileWat(source: string, filename = 'module.wat'): Promise<Uint8Array> {
+  const module = (await wabt()).parseWat(filename, source);
+  try {
+    module.resolveNames();
+    module.validate();
+    return module.toBinary({}).buffer;
+  } finally {
+    module.destroy();
+  }
+}
+
+/** Compiles policy-data/<name>.wat and writes .proofgate/policy-data/<name>.wasm. */
+export async function buildPolicyData(name: PolicyDataModuleName, outDir = OUT_DIR): Promise<BuiltPolicyData> {
+  const bytes = await compileWat(await readFile(join(SOURCE_DIR, `${name}.wat`), 'utf8'), `${name}.wat`);
+  const file = join(outDir, `${name}.wasm`);
+  await mkdir(outDir, { recursive: true });
+  // Temp file and rename: concurrent builds (parallel test files) never leave a torn file.
+  const tmp = `${file}.${randomUUID()}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+  return { name, bytes, sha256: `0x${createHash('sha256').update(bytes).digest('hex')}`, file };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const name of POLICY_DATA_MODULES) {
+    const built = await buildPolicyData(name);
+    console.log(`${built.name}: ${built.bytes.length} bytes, sha256 ${built.sha256} -> ${built.file}`);
+  }
+}

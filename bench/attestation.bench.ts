@@ -3,19 +3,20 @@ import {
   admitOperator,
   assembleAttestation,
   createProofOfPossession,
+  emptyRegistry,
   generateKeyPair,
+  requestDigest,
   signMessage,
   verifyAttestation,
   verifySignature,
-  computeAttestationDigest,
-  computeIntentHash,
   type AttestationRequest,
   type OperatorRegistry,
 } from '../core/attestation';
+import { startAnvil } from '../chain/anvil';
 import { compilePolicy } from '../core/rego';
 import { signTask } from '../signer-node/evaluate-task';
 import type { IntentTask } from '../core/operator-protocol';
-import { launchOperators, publishDemoAuthorizationPolicy } from '../local-stack/operators';
+import { deployOperatorChain, launchOperators, publishDemoAuthorizationPolicy } from '../local-stack/operators';
 import { ProcessGroup } from '../local-stack/process-group';
 import { launchTestStack } from '../test/support/test-stack';
 import { percentile, timeRuns } from './stats';
@@ -28,6 +29,7 @@ import { POLICY } from '../test/unit/intents/task-fixtures';
 // - an operator's phase 2 (Rego evaluation + digest + BLS signature) versus a bare BLS signature.
 
 const SIGNERS = 100;
+const REGISTRY = '0x00000000000000000000000000000000000000e9';
 
 function task(): IntentTask {
   return {
@@ -46,6 +48,9 @@ function task(): IntentTask {
     entrypoint: 'data.proofgate.authz',
     params: { maxValue: 5000, blocked: ['0x000000000000000000000000000000000000dEaD'] },
     policyData: [],
+    thresholdBps: 6700,
+    registry: REGISTRY,
+    registryBlock: 1,
     createdAt: 1_800_000_000,
     expiration: 1_800_003_600,
   };
@@ -56,7 +61,7 @@ const ms = (x: number): string => `${x.toFixed(2)} ms`.padStart(11);
 /** Prints the attestation benchmarks: p50/p99 of min(`iterations`, 50) runs each, 3 for the one-by-one baseline. */
 export async function benchAttestation(iterations: number): Promise<void> {
   const keys = Array.from({ length: SIGNERS }, (_, i) => generateKeyPair(new Uint8Array(32).fill(0).map((_, j) => (i * 31 + j + 1) & 0xff)));
-  let registry: OperatorRegistry = { operators: [] };
+  let registry: OperatorRegistry = emptyRegistry(REGISTRY, 1);
   keys.forEach((key, i) => {
     registry = admitOperator(registry, {
       id: `op-${i}`,
@@ -76,9 +81,11 @@ export async function benchAttestation(iterations: number): Promise<void> {
     reasons: [],
     policyDataHash: `0x${'00'.repeat(32)}`,
     expiration: t.expiration,
-    thresholdBps: 6700,
+    thresholdBps: t.thresholdBps,
+    registry: t.registry,
+    registryBlock: t.registryBlock,
   };
-  const digest = computeAttestationDigest({ ...request, intentHash: computeIntentHash(t.intent) });
+  const digest = requestDigest(request);
   const message = hexToBytes(digest);
   const signatures = keys.map((key) => signMessage(key.secretKey, message));
   const attestation = assembleAttestation(
@@ -86,12 +93,12 @@ export async function benchAttestation(iterations: number): Promise<void> {
     signatures.map((s, i) => ({ operatorId: `op-${i}`, signature: bytesToHex(s) as Hex })),
     registry,
   );
-  const now = BigInt(t.createdAt);
-  if (!verifyAttestation(attestation, registry, { now }).valid) throw new Error('benchmark attestation does not verify');
+  const options = { now: BigInt(t.createdAt), policyThresholdBps: t.thresholdBps };
+  if (!verifyAttestation(attestation, registry, options).valid) throw new Error('benchmark attestation does not verify');
 
   // Pairings cost tens of ms in JavaScript: the runs are capped so `npm run bench` stays around a minute.
   const runs = Math.min(iterations, 50);
-  const aggregate = await timeRuns(async () => verifyAttestation(attestation, registry, { now }), runs, 3);
+  const aggregate = await timeRuns(async () => verifyAttestation(attestation, registry, options), runs, 3);
   const single = await timeRuns(async () => verifySignature(keys[0]!.publicKey, message, signatures[0]!), runs, 3);
   const oneByOne = await timeRuns(async () => signatures.every((s, i) => verifySignature(keys[i]!.publicKey, message, s)), 3, 1);
 
@@ -117,17 +124,20 @@ export async function benchAttestation(iterations: number): Promise<void> {
 
 /**
  * Prints the latency of `POST /v1/intents` until the attestation (three operator processes staked
- * 50/30/20, TaskQuorum Durable Object, BLS verification and aggregation in workerd), without and with
+ * 50/30/20 in an OperatorRegistry on anvil, TaskQuorum Durable Object, BLS verification and
+ * aggregation in workerd with WebAssembly), without and with
  * a PolicyData module, against the floor of any call through wrangler dev (`GET /healthz`).
  */
 export async function benchIntentAttestation(iterations: number): Promise<void> {
-  const stack = await launchTestStack({ backends: 0, models: [], payments: false });
+  const anvil = await startAnvil();
+  const chain = await deployOperatorChain(anvil.rpcUrl, anvil.accounts[0]!.privateKey);
+  const stack = await launchTestStack({ backends: 0, models: [], payments: false, workerVars: chain.workerVars });
   const group = new ProcessGroup();
   try {
     await launchOperators({
       gateway: stack.gateway,
-      adminToken: stack.adminToken,
       operatorToken: stack.operatorToken,
+      chain,
       stateDir: stack.stateDir,
       logsDir: stack.logsDir,
       group,
@@ -164,5 +174,6 @@ export async function benchIntentAttestation(iterations: number): Promise<void> 
   } finally {
     await group.stopAll();
     await stack.stop();
+    await anvil.stop();
   }
 }

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { benchAttestation, benchIntentAttestation } from './attestation.bench';
+import { benchBlsWasm } from './bls-wasm/run';
 import { benchGatewayInference } from './gateway-inference.bench';
+import { benchQuorumInference } from './quorum-inference.bench';
 import { benchRegoAdmission } from './rego-admission.bench';
 import { benchX402Verification } from './x402-verification.bench';
 
@@ -10,6 +12,8 @@ const BENCHES: Record<string, (iterations: number) => Promise<void>> = {
   x402: benchX402Verification,
   attestation: benchAttestation,
   intents: benchIntentAttestation,
+  bls: async (iterations) => void (await benchBlsWasm(Math.min(iterations, 30))),
+  quorum: benchQuorumInference,
 };
 
 const HELP = `npm run bench [-- --only ${Object.keys(BENCHES).join(',')}] [--iterations N]
@@ -20,6 +24,8 @@ Proofgate's benchmarks, each against a baseline measured in the same run:
   x402       paid calls (async and sync settlement) vs the same call on a free model
   attestation  aggregate verification for 100 signers vs one-by-one, and operator signing time
   intents    intent → attestation through the gateway (3 operators), against the /healthz floor
+  bls        100-signer aggregate verification and verifyAttestation in workerd (WebAssembly) vs native blst
+  quorum     quorum inference (k=2, k=3 operators' backends, attested) vs the same call on one backend
 `;
 
 async function main(): Promise<void> {

@@ -5,6 +5,8 @@
  * bytes is not. One instance per isolate, made on first use.
  */
 import blsModule from './dist/bls_eth.wasm';
+import type { BlsVerifier } from '../core/attestation/bls-verifier';
+import { createCachedBlsVerifier } from './bls-verifier';
 import { createWasmBls, type WasmBls } from './wasm-bls';
 
 /** The precompiled module itself, for callers that want their own instances. */
@@ -21,4 +23,17 @@ export function getWasmBls(): Promise<WasmBls> {
     }); // a failed start is retried on the next call
   }
   return instance;
+}
+
+let verifier: Promise<BlsVerifier> | undefined;
+
+/** The isolate's BlsVerifier on the WebAssembly build, with decoded registry keys cached across requests and Durable Objects. */
+export function getWasmBlsVerifier(): Promise<BlsVerifier> {
+  if (!verifier) {
+    verifier = getWasmBls().then((bls) => createCachedBlsVerifier(bls));
+    verifier.catch(() => {
+      verifier = undefined;
+    });
+  }
+  return verifier;
 }

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { hexToBytes, keccak256, stringToBytes, type Abi, type Address, type Hex } from 'viem';
-import { toEip2537G1, toEip2537G2, type Attestation } from '../core/attestation';
+import { hexToBytes, type Abi, type Address, type Hex } from 'viem';
+import { toEip2537G2, type Attestation } from '../core/attestation';
 import { ProofgateError } from '../core/errors';
 import { connect } from './clients';
 import { deployContract } from './deploy';
+import { operatorIdToBytes32 } from './operator-registry';
 import { contractsDir } from './repo-paths';
 import { compileContract, type CompiledContract } from './solc';
 
@@ -16,9 +17,6 @@ export class AttestationValidatorTxError extends ProofgateError {
   }
 }
 
-/** An operator to register on-chain: compressed key and proof of possession, as in the off-chain registry. */
-export type OnChainOperator = { id: string; blsPublicKey: Hex; proofOfPossession: Hex; stake: bigint };
-
 /** The AttestationData struct as viem encodes it for AttestationValidator.consume. */
 export type AttestationCallData = {
   taskId: Hex;
@@ -29,6 +27,8 @@ export type AttestationCallData = {
   allowed: boolean;
   policyDataHash: Hex;
   expiration: bigint;
+  thresholdBps: number;
+  registryBlock: bigint;
   signerIds: Hex[];
   signature: Hex;
 };
@@ -43,11 +43,6 @@ export function protectedVaultArtifact(): CompiledContract {
   return compileContract(sourcePath, 'ProtectedVault');
 }
 
-/** The on-chain id of an operator: keccak256 of its off-chain id (UTF-8). */
-export function operatorIdToBytes32(id: string): Hex {
-  return keccak256(stringToBytes(id));
-}
-
 /** Converts an attestation to the contract's struct: ascending signer ids, uncompressed signature. */
 export function toAttestationCallData(attestation: Attestation): AttestationCallData {
   const { intent } = attestation;
@@ -60,47 +55,30 @@ export function toAttestationCallData(attestation: Attestation): AttestationCall
     allowed: attestation.allowed,
     policyDataHash: attestation.policyDataHash,
     expiration: BigInt(attestation.expiration),
+    thresholdBps: attestation.thresholdBps,
+    registryBlock: BigInt(attestation.registryBlock),
     signerIds: attestation.signers.map(operatorIdToBytes32).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)),
     signature: toEip2537G2(hexToBytes(attestation.aggregateSignature)),
   };
 }
 
-/** Deploys AttestationValidator with `ownerKey` as owner and the given quorum threshold. */
-export async function deployAttestationValidator(rpcUrl: string, ownerKey: Hex, thresholdBps: number): Promise<Address> {
-  return deployContract(rpcUrl, ownerKey, attestationValidatorArtifact(), [thresholdBps]);
+/**
+ * Deploys AttestationValidator reading `registry` (an OperatorRegistry), refusing policies that ask
+ * less than `minThresholdBps` of stake.
+ */
+export async function deployAttestationValidator(rpcUrl: string, deployerKey: Hex, registry: Address, minThresholdBps: number): Promise<Address> {
+  return deployContract(rpcUrl, deployerKey, attestationValidatorArtifact(), [registry, minThresholdBps]);
 }
 
-/** Registers operators (the contract checks each proof of possession); waits for every receipt. */
-export async function registerOperatorsOnChain(
+/** Deploys the example ProtectedVault bound to `validator` and a policy (its id and quorum), funded with `fundWei`. */
+export async function deployProtectedVault(
   rpcUrl: string,
-  ownerKey: Hex,
+  deployerKey: Hex,
   validator: Address,
-  operators: readonly OnChainOperator[],
-): Promise<void> {
-  const { walletClient, publicClient } = await connect(rpcUrl, ownerKey);
-  const { abi } = attestationValidatorArtifact();
-  for (const operator of operators) {
-    const hash = await walletClient.writeContract({
-      address: validator,
-      abi,
-      functionName: 'registerOperator',
-      args: [
-        operatorIdToBytes32(operator.id),
-        toEip2537G1(hexToBytes(operator.blsPublicKey)),
-        toEip2537G2(hexToBytes(operator.proofOfPossession)),
-        operator.stake,
-      ],
-    });
-    const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    if (receipt.status !== 'success') {
-      throw new AttestationValidatorTxError(`registering operator ${operator.id} reverted`, { hash });
-    }
-  }
-}
-
-/** Deploys the example ProtectedVault bound to `validator` and `policyId`, funded with `fundWei`. */
-export async function deployProtectedVault(rpcUrl: string, deployerKey: Hex, validator: Address, policyId: Hex, fundWei: bigint): Promise<Address> {
-  const vault = await deployContract(rpcUrl, deployerKey, protectedVaultArtifact(), [validator, policyId]);
+  policy: { id: Hex; thresholdBps: number },
+  fundWei: bigint,
+): Promise<Address> {
+  const vault = await deployContract(rpcUrl, deployerKey, protectedVaultArtifact(), [validator, policy.id, policy.thresholdBps]);
   if (fundWei > 0n) {
     const { walletClient, publicClient } = await connect(rpcUrl, deployerKey);
     const hash = await walletClient.sendTransaction({ to: vault, value: fundWei });

@@ -20,7 +20,7 @@ Options:
   -i, --input <file>     JSON input document (eval)
       --now-ns <ns>      clock for time.now_ns (nanoseconds since the epoch; default: none)
       --strict           strict builtin errors (errors abort instead of being undefined)
-      --max-steps <n>    evaluation step budget
+      --max-steps <n>    evaluation step budget for each query (eval) or test rule (test)
   -v, --verbose          (test) print every test, not only failures
   -h, --help             show this help
 `;
@@ -78,8 +78,16 @@ function pretty(v: Value, indent = ''): string {
   return jsonText(v);
 }
 
-function evalContext(nowNs: string | undefined): EvalContext {
-  return nowNs === undefined ? {} : { nowNs: BigInt(nowNs) };
+type Options = Record<string, string | string[] | boolean | undefined>;
+
+/** The options `eval` and `test` share: clock, strict builtin errors and step budget. */
+function evalOptions(opts: Options): { context: EvalContext; strictBuiltinErrors: boolean; limits?: { maxSteps: number } } {
+  const nowNs = opts['now-ns'] as string | undefined;
+  return {
+    context: nowNs === undefined ? {} : { nowNs: BigInt(nowNs) },
+    strictBuiltinErrors: Boolean(opts.strict),
+    ...(opts['max-steps'] ? { limits: { maxSteps: Number(opts['max-steps']) } } : {}),
+  };
 }
 
 /** A query that is a single expression (no assignment or several literals) reports its value. */
@@ -87,7 +95,7 @@ function isExpression(q: string): boolean {
   return !/[;\n]|:=|(^|[^=!<>])=($|[^=])/.test(q) && !/^\s*(some|every|not)\b/.test(q);
 }
 
-function cmdEval(opts: Record<string, string | string[] | boolean | undefined>, positionals: string[]): number {
+function cmdEval(opts: Options, positionals: string[]): number {
   const q = positionals[0];
   if (!q) {
     process.stderr.write(`rego eval: a query is required\n${HELP}`);
@@ -97,13 +105,7 @@ function cmdEval(opts: Record<string, string | string[] | boolean | undefined>, 
   const policy = compilePolicy(modules);
   // parseJSON keeps integers beyond 2^53 exact, unlike JSON.parse.
   const input = opts.input ? parseJSON(readFileSync(opts.input as string, 'utf8')) : undefined;
-  const common = {
-    input,
-    data,
-    context: evalContext(opts['now-ns'] as string | undefined),
-    strictBuiltinErrors: Boolean(opts.strict),
-    ...(opts['max-steps'] ? { limits: { maxSteps: Number(opts['max-steps']) } } : {}),
-  };
+  const common = { input, data, ...evalOptions(opts) };
   const result: Value[] = [];
   if (isExpression(q)) {
     for (const row of queryValues(policy, `__value__ = (${q})`, common)) {
@@ -128,7 +130,7 @@ function findTests(node: RuleNode, out: RuleNode[]): RuleNode[] {
   return out;
 }
 
-function cmdTest(opts: Record<string, string | string[] | boolean | undefined>, positionals: string[]): number {
+function cmdTest(opts: Options, positionals: string[]): number {
   const paths = [...positionals, ...((opts.data as string[] | undefined) ?? [])];
   if (!paths.length) {
     process.stderr.write(`rego test: a path is required\n${HELP}`);
@@ -147,11 +149,7 @@ function cmdTest(opts: Record<string, string | string[] | boolean | undefined>, 
     let status: 'PASS' | 'FAIL' | 'ERROR';
     let detail = '';
     try {
-      const rows = queryValues(policy, `__value__ = ${ref}`, {
-        data,
-        context: evalContext(opts['now-ns'] as string | undefined),
-        strictBuiltinErrors: Boolean(opts.strict),
-      });
+      const rows = queryValues(policy, `__value__ = ${ref}`, { data, ...evalOptions(opts) });
       status = rows.length === 1 && rows[0]!.get('__value__') === true ? 'PASS' : 'FAIL';
     } catch (e) {
       status = 'ERROR';
@@ -171,8 +169,8 @@ function cmdTest(opts: Record<string, string | string[] | boolean | undefined>, 
   return fail || errors ? 1 : 0;
 }
 
-function main(argv: string[]): number {
-  const { values, positionals } = parseArgs({
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -185,6 +183,18 @@ function main(argv: string[]): number {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+function main(argv: string[]): number {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(argv);
+  } catch (e) {
+    // An unknown or malformed option is a usage error, like a missing command.
+    process.stderr.write(`${(e as Error).message}\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const [cmd, ...rest] = positionals;
   if (values.help || !cmd) {
     process.stdout.write(HELP);

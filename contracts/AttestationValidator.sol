@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {BLS12381} from "./BLS12381.sol";
+import {OperatorRegistry} from "./OperatorRegistry.sol";
+
 /// The transaction someone wants to execute; hashed as
 /// keccak256(abi.encode(from, to, value, data, chainId)) exactly as core/attestation/intent-hash.ts.
 struct Intent {
@@ -14,6 +17,7 @@ struct Intent {
 /// An operator quorum's attestation as the chain receives it. Off-chain operator ids map to
 /// `keccak256(bytes(id))`; `signerIds` must be strictly ascending so each signer counts once.
 /// `signature` is the aggregate BLS signature as an uncompressed 256-byte EIP-2537 G2 point.
+/// `thresholdBps` and `registryBlock` are signed: the policy's quorum and the registry snapshot.
 struct AttestationData {
     bytes32 taskId;
     bytes32 policyId;
@@ -23,168 +27,59 @@ struct AttestationData {
     bool allowed;
     bytes32 policyDataHash;
     uint64 expiration;
+    uint16 thresholdBps;
+    uint64 registryBlock;
     bytes32[] signerIds;
     bytes signature;
 }
 
-/// BLS12-381 over the EIP-2537 precompiles (Prague): point addition, pairing check and
-/// RFC 9380 hash_to_curve to G2 (expand_message_xmd with SHA-256, hash_to_field via MODEXP,
-/// then MAP_FP2_TO_G2, which clears the cofactor, twice and G2ADD).
-library BLS12381 {
-    address internal constant MODEXP = address(0x05);
-    address internal constant G1ADD = address(0x0b);
-    address internal constant G2ADD = address(0x0d);
-    address internal constant PAIRING_CHECK = address(0x0f);
-    address internal constant MAP_FP2_TO_G2 = address(0x11);
-
-    // p as 64 bytes big-endian (16 zero bytes + 48), split into two words.
-    uint256 internal constant P_HI = 0x000000000000000000000000000000001a0111ea397fe69a4b1ba7b6434bacd7;
-    uint256 internal constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
-    // (p - 1) / 2: a y coordinate above it sets the "lexicographically largest" flag of ZCash encoding.
-    uint256 internal constant HALF_P_HI = 0x0d0088f51cbff34d258dd3db21a5d66b;
-    uint256 internal constant HALF_P_LO = 0xb23ba5c279c2895fb39869507b587b120f55ffff58a9ffffdcff7fffffffd555;
-
-    /// -G1 generator in EIP-2537 encoding: e(P, Q) * e(-G1, S) == 1 checks e(P, Q) == e(G1, S).
-    bytes internal constant NEG_G1 =
-        hex"0000000000000000000000000000000017f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb00000000000000000000000000000000114d1d6855d545a8aa7d76c8cf2e21f267816aef1db507c96655b9d5caac42364e6f38ba0ecb751bad54dcd6b939c2ca";
-
-    /// A precompile call failed: invalid encoding, point off the curve or outside the subgroup.
-    error PrecompileFailed(address precompile);
-
-    function g1Add(bytes memory a, bytes memory b) internal view returns (bytes memory) {
-        return callPrecompile(G1ADD, abi.encodePacked(a, b), 128);
-    }
-
-    function g2Add(bytes memory a, bytes memory b) internal view returns (bytes memory) {
-        return callPrecompile(G2ADD, abi.encodePacked(a, b), 256);
-    }
-
-    /// True when the product of pairings of the concatenated (G1, G2) pairs is 1.
-    function pairingCheck(bytes memory pairs) internal view returns (bool) {
-        return abi.decode(callPrecompile(PAIRING_CHECK, pairs, 32), (uint256)) == 1;
-    }
-
-    /// hash_to_curve(message) for BLS12381G2_XMD:SHA-256_SSWU_RO_ with the given DST.
-    function hashToG2(bytes memory message, bytes memory dst) internal view returns (bytes memory) {
-        bytes memory uniform = expandMessageXmd(message, dst);
-        bytes memory q0 = callPrecompile(
-            MAP_FP2_TO_G2, abi.encodePacked(reduceModP(uniform, 0), reduceModP(uniform, 64)), 256
-        );
-        bytes memory q1 = callPrecompile(
-            MAP_FP2_TO_G2, abi.encodePacked(reduceModP(uniform, 128), reduceModP(uniform, 192)), 256
-        );
-        return g2Add(q0, q1);
-    }
-
-    /// RFC 9380 expand_message_xmd with SHA-256 and len_in_bytes = 256 (2 Fp2 elements, L = 64).
-    function expandMessageXmd(bytes memory message, bytes memory dst) internal pure returns (bytes memory out) {
-        require(dst.length <= 255, "DST too long");
-        bytes memory dstPrime = abi.encodePacked(dst, uint8(dst.length));
-        // Z_pad (64 zero bytes) || msg || I2OSP(256, 2) || I2OSP(0, 1) || DST_prime
-        bytes32 b0 = sha256(abi.encodePacked(bytes32(0), bytes32(0), message, uint16(256), uint8(0), dstPrime));
-        bytes32 bi = sha256(abi.encodePacked(b0, uint8(1), dstPrime));
-        out = new bytes(256);
-        assembly {
-            mstore(add(out, 32), bi)
-        }
-        for (uint256 i = 2; i <= 8; i++) {
-            bi = sha256(abi.encodePacked(b0 ^ bi, uint8(i), dstPrime));
-            assembly {
-                mstore(add(out, mul(i, 32)), bi)
-            }
-        }
-    }
-
-    /// OS2IP(data[offset:offset+64]) mod p, as a 64-byte EIP-2537 field element (MODEXP, e = 1).
-    function reduceModP(bytes memory data, uint256 offset) internal view returns (bytes memory) {
-        bytes32 hi;
-        bytes32 lo;
-        assembly {
-            hi := mload(add(add(data, 32), offset))
-            lo := mload(add(add(data, 64), offset))
-        }
-        return callPrecompile(
-            MODEXP, abi.encodePacked(uint256(64), uint256(1), uint256(64), hi, lo, uint8(1), P_HI, P_LO), 64
-        );
-    }
-
-    /// ZCash compressed encoding (48 bytes) of an EIP-2537 G1 point, as signed by a proof of possession.
-    function compressG1(bytes memory point) internal pure returns (bytes memory) {
-        uint256 xHi;
-        uint256 xLo;
-        uint256 yHi;
-        uint256 yLo;
-        assembly {
-            xHi := mload(add(point, 32))
-            xLo := mload(add(point, 64))
-            yHi := mload(add(point, 96))
-            yLo := mload(add(point, 128))
-        }
-        bool largestY = yHi > HALF_P_HI || (yHi == HALF_P_HI && yLo > HALF_P_LO);
-        // The top three bits of x are free (p < 2^381): compression flag 0x80, sort flag 0x20.
-        uint128 flags = uint128(largestY ? 0xa0 : 0x80) << 120;
-        return abi.encodePacked(uint128(xHi) | flags, xLo);
-    }
-
-    function isZero(bytes memory data) internal pure returns (bool) {
-        for (uint256 i = 0; i < data.length; i += 32) {
-            bytes32 word;
-            assembly {
-                word := mload(add(add(data, 32), i))
-            }
-            if (word != bytes32(0)) return false;
-        }
-        return true;
-    }
-
-    function callPrecompile(address precompile, bytes memory input, uint256 outputLength)
-        private
-        view
-        returns (bytes memory output)
-    {
-        bool ok;
-        (ok, output) = precompile.staticcall(input);
-        if (!ok || output.length != outputLength) revert PrecompileFailed(precompile);
-    }
+/// A model output attested by an operator quorum (core/attestation/inference-attestation.ts), as the
+/// chain receives it. The tolerances are the IEEE-754 binary64 bits of non-negative numbers, which
+/// order like the numbers: a relying contract bounds them as unsigned integers. `signerIds` as above.
+struct InferenceAttestationData {
+    bytes32 requestId;
+    bytes32 modelSha256;
+    bytes32 inputHash;
+    bytes32 outputHash;
+    uint256 chainId;
+    uint64 expiration;
+    uint64 absoluteTolerance;
+    uint64 relativeTolerance;
+    uint16 thresholdBps;
+    uint64 registryBlock;
+    bytes32[] signerIds;
+    bytes signature;
 }
 
-/// On-chain AttestationValidator: a stake-weighted operator registry (keys admitted with a proof
-/// of possession) and single-use verification of aggregate BLS attestations for protected contracts.
+/// On-chain AttestationValidator: verifies aggregate BLS attestations against the OperatorRegistry
+/// as it stood at the attestation's snapshot block, under the quorum of the relying contract's own
+/// policy, and marks them used once, for their policy client only.
 contract AttestationValidator {
     bytes public constant SIGNATURE_DST = "BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
-    bytes public constant POP_DST = "BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+    /// Leads the digest of intent attestations (core/attestation/attestation-digest.ts).
+    bytes32 public constant INTENT_ATTESTATION_TYPEHASH = keccak256("Proofgate.IntentAttestation.v2");
     uint256 public constant BPS_DENOMINATOR = 10_000;
+    /// Leads the digest of inference attestations (core/attestation/inference-attestation.ts).
+    bytes32 public constant INFERENCE_ATTESTATION_TYPEHASH = keccak256("Proofgate.InferenceAttestation.v1");
 
-    struct Operator {
-        bytes publicKey; // 128-byte EIP-2537 G1 point
-        uint96 stake;
-        bool active;
-    }
-
-    address public owner;
-    uint16 public thresholdBps;
-    uint256 public totalActiveStake;
-    mapping(bytes32 => Operator) private operators;
+    OperatorRegistry public immutable registry;
+    /// No policy may ask for less than this share of stake.
+    uint16 public immutable minThresholdBps;
     mapping(bytes32 => bool) public consumed;
-    // keccak256 of every key ever registered: one key under two ids would count its stake twice.
-    mapping(bytes32 => bool) private registeredKeys;
+    /// Inference attestations used, by keccak256(abi.encode(digest, consumer)): once per relying contract.
+    mapping(bytes32 => bool) public inferenceConsumed;
 
-    event OperatorRegistered(bytes32 indexed id, uint96 stake);
-    event OperatorDeactivated(bytes32 indexed id);
-    event ThresholdChanged(uint16 thresholdBps);
     event AttestationConsumed(bytes32 indexed digest, address indexed policyClient, bytes32 taskId);
+    event InferenceAttestationConsumed(bytes32 indexed digest, address indexed consumer, bytes32 requestId);
 
-    error NotOwner();
     error InvalidThreshold();
-    error OperatorExists(bytes32 id);
-    error KeyAlreadyRegistered();
-    error UnknownOperator(bytes32 id);
-    error InvalidPublicKey();
-    error InvalidProofOfPossession();
+    error ThresholdMismatch(uint16 attested, uint16 policy);
+    error ThresholdTooLow(uint16 attested, uint16 required);
     error WrongCaller();
     error WrongChain();
     error NotAllowed();
     error Expired();
+    error SnapshotNotFinal(uint64 registryBlock);
     error AlreadyConsumed(bytes32 digest);
     error NoSigners();
     error SignersNotSorted();
@@ -192,54 +87,10 @@ contract AttestationValidator {
     error QuorumNotMet(uint256 signedStake, uint256 totalStake);
     error InvalidSignature();
 
-    modifier onlyOwner() {
-        if (msg.sender != owner) revert NotOwner();
-        _;
-    }
-
-    constructor(uint16 thresholdBps_) {
-        owner = msg.sender;
-        _setThreshold(thresholdBps_);
-    }
-
-    /// Registers an operator after checking its proof of possession: a BLS signature under POP_DST
-    /// over the key's compressed encoding. This is what makes same-message aggregation safe.
-    function registerOperator(bytes32 id, bytes calldata publicKey, bytes calldata proofOfPossession, uint96 stake)
-        external
-        onlyOwner
-    {
-        if (operators[id].publicKey.length != 0) revert OperatorExists(id);
-        if (publicKey.length != 128 || BLS12381.isZero(publicKey)) revert InvalidPublicKey();
-        bytes32 keyHash = keccak256(publicKey);
-        if (registeredKeys[keyHash]) revert KeyAlreadyRegistered();
-        if (proofOfPossession.length != 256 || BLS12381.isZero(proofOfPossession)) revert InvalidProofOfPossession();
-        bytes memory message = BLS12381.hashToG2(BLS12381.compressG1(publicKey), POP_DST);
-        // The pairing precompile also rejects keys off the curve or outside the subgroup.
-        if (!BLS12381.pairingCheck(abi.encodePacked(publicKey, message, BLS12381.NEG_G1, proofOfPossession))) {
-            revert InvalidProofOfPossession();
-        }
-        registeredKeys[keyHash] = true;
-        operators[id] = Operator({publicKey: publicKey, stake: stake, active: true});
-        totalActiveStake += stake;
-        emit OperatorRegistered(id, stake);
-    }
-
-    /// Removes an operator from signing and from the total stake; its id cannot be reused.
-    function deactivateOperator(bytes32 id) external onlyOwner {
-        Operator storage operator = operators[id];
-        if (!operator.active) revert UnknownOperator(id);
-        operator.active = false;
-        totalActiveStake -= operator.stake;
-        emit OperatorDeactivated(id);
-    }
-
-    function setThreshold(uint16 thresholdBps_) external onlyOwner {
-        _setThreshold(thresholdBps_);
-    }
-
-    function operatorOf(bytes32 id) external view returns (bytes memory publicKey, uint96 stake, bool active) {
-        Operator storage operator = operators[id];
-        return (operator.publicKey, operator.stake, operator.active);
+    constructor(OperatorRegistry registry_, uint16 minThresholdBps_) {
+        if (minThresholdBps_ == 0 || minThresholdBps_ > BPS_DENOMINATOR) revert InvalidThreshold();
+        registry = registry_;
+        minThresholdBps = minThresholdBps_;
     }
 
     /// keccak256(abi.encode(from, to, value, data, chainId)).
@@ -247,18 +98,13 @@ contract AttestationValidator {
         return keccak256(abi.encode(intent.from, intent.to, intent.value, intent.data, intent.chainId));
     }
 
-    /// The digest operators sign; same encoding as core/attestation/attestation-digest.ts.
-    function digestOf(AttestationData calldata a) public pure returns (bytes32) {
+    /// The digest operators sign; the same encoding as core/attestation/attestation-digest.ts. Every
+    /// field is static, so the two halves concatenated are exactly abi.encode of all twelve.
+    function digestOf(AttestationData calldata a) public view returns (bytes32) {
         return keccak256(
-            abi.encode(
-                a.taskId,
-                a.policyId,
-                a.policyClient,
-                a.chainId,
-                intentHash(a.intent),
-                a.allowed,
-                a.policyDataHash,
-                a.expiration
+            bytes.concat(
+                abi.encode(INTENT_ATTESTATION_TYPEHASH, a.taskId, a.policyId, a.policyClient, a.chainId, intentHash(a.intent)),
+                abi.encode(a.allowed, a.policyDataHash, a.expiration, a.thresholdBps, address(registry), a.registryBlock)
             )
         );
     }
@@ -268,24 +114,79 @@ contract AttestationValidator {
         return BLS12381.hashToG2(message, dst);
     }
 
-    /// Verifies an attestation for the calling protected contract (which must be its policyClient)
-    /// and marks it used: chain, verdict, expiry, single use, signer set, quorum and BLS signature.
-    function consume(AttestationData calldata a) external returns (bytes32 digest) {
-        if (msg.sender != a.policyClient) revert WrongCaller();
+    /// Checks an attestation as `consume` does, except the caller and single use, under the quorum
+    /// the relying party's policy asks (`policyThresholdBps`, which the attestation must have been
+    /// signed with); returns its digest. Reverts with the reason when it does not hold.
+    function verify(AttestationData calldata a, uint16 policyThresholdBps) public view returns (bytes32 digest) {
+        if (policyThresholdBps < minThresholdBps || policyThresholdBps > BPS_DENOMINATOR) revert InvalidThreshold();
+        if (a.thresholdBps != policyThresholdBps) revert ThresholdMismatch(a.thresholdBps, policyThresholdBps);
         if (a.chainId != block.chainid || a.intent.chainId != block.chainid) revert WrongChain();
         if (!a.allowed) revert NotAllowed();
         if (block.timestamp > a.expiration) revert Expired();
         digest = digestOf(a);
+        verifyQuorum(digest, a.registryBlock, policyThresholdBps, a.signerIds, a.signature);
+    }
+
+    /// Verifies an attestation for the calling protected contract, which must be its policy client
+    /// (so nobody else can burn it), and marks it used.
+    function consume(AttestationData calldata a, uint16 policyThresholdBps) external returns (bytes32 digest) {
+        if (msg.sender != a.policyClient) revert WrongCaller();
+        digest = verify(a, policyThresholdBps);
         if (consumed[digest]) revert AlreadyConsumed(digest);
-        _verifyQuorumSignature(digest, a.signerIds, a.signature);
         consumed[digest] = true;
         emit AttestationConsumed(digest, a.policyClient, a.taskId);
     }
 
-    function _verifyQuorumSignature(bytes32 digest, bytes32[] calldata signerIds, bytes calldata signature)
-        private
-        view
-    {
+    /// The digest operators sign for a model output; the same encoding as core/attestation's
+    /// computeInferenceDigest: keccak256(abi.encode(typehash, requestId, modelSha256, inputHash,
+    /// outputHash, chainId, expiration, absoluteTolerance, relativeTolerance, thresholdBps, registry,
+    /// registryBlock)). Every field is static, so the two halves concatenated are that encoding.
+    function inferenceDigestOf(InferenceAttestationData calldata a) public view returns (bytes32) {
+        return keccak256(
+            bytes.concat(
+                abi.encode(INFERENCE_ATTESTATION_TYPEHASH, a.requestId, a.modelSha256, a.inputHash, a.outputHash, a.chainId),
+                abi.encode(a.expiration, a.absoluteTolerance, a.relativeTolerance, a.thresholdBps, address(registry), a.registryBlock)
+            )
+        );
+    }
+
+    /// Checks an inference attestation as `consumeInference` does, except single use, under the quorum
+    /// the relying contract requires (`requiredThresholdBps`; the attestation must have been signed
+    /// with at least it, and its signers must hold the quorum it was signed with); returns its digest.
+    /// What the output is, and how loose its agreement may be, is the relying contract's to check.
+    function verifyInference(InferenceAttestationData calldata a, uint16 requiredThresholdBps) public view returns (bytes32 digest) {
+        if (requiredThresholdBps < minThresholdBps || requiredThresholdBps > BPS_DENOMINATOR) revert InvalidThreshold();
+        if (a.thresholdBps < requiredThresholdBps) revert ThresholdTooLow(a.thresholdBps, requiredThresholdBps);
+        if (a.thresholdBps > BPS_DENOMINATOR) revert InvalidThreshold();
+        if (a.chainId != block.chainid) revert WrongChain();
+        if (block.timestamp > a.expiration) revert Expired();
+        digest = inferenceDigestOf(a);
+        verifyQuorum(digest, a.registryBlock, a.thresholdBps, a.signerIds, a.signature);
+    }
+
+    /// Verifies an inference attestation and marks it used for the calling contract: each relying
+    /// contract may act on it once, and nobody can use it up for another.
+    function consumeInference(InferenceAttestationData calldata a, uint16 requiredThresholdBps) external returns (bytes32 digest) {
+        digest = verifyInference(a, requiredThresholdBps);
+        bytes32 key = keccak256(abi.encode(digest, msg.sender));
+        if (inferenceConsumed[key]) revert AlreadyConsumed(digest);
+        inferenceConsumed[key] = true;
+        emit InferenceAttestationConsumed(digest, msg.sender, a.requestId);
+    }
+
+    /// The check every kind of attestation shares: `signerIds` (strictly ascending) held positive
+    /// stake in the registry at `registryBlock`, together at least `thresholdBps` of the positive
+    /// total stake then, and `signature` is their aggregate BLS signature over `digest`.
+    function verifyQuorum(
+        bytes32 digest,
+        uint64 registryBlock,
+        uint16 thresholdBps,
+        bytes32[] calldata signerIds,
+        bytes calldata signature
+    ) public view {
+        // Operators sign only under sealed blocks, so a transaction always runs after its snapshot's
+        // block; a call at the head (eth_call) runs in that sealed block itself. A later block has no snapshot yet.
+        if (registryBlock > block.number) revert SnapshotNotFinal(registryBlock);
         if (signerIds.length == 0) revert NoSigners();
         if (signature.length != 256 || BLS12381.isZero(signature)) revert InvalidSignature();
         bytes memory aggregateKey;
@@ -293,14 +194,17 @@ contract AttestationValidator {
         for (uint256 i = 0; i < signerIds.length; i++) {
             bytes32 id = signerIds[i];
             if (i > 0 && id <= signerIds[i - 1]) revert SignersNotSorted();
-            Operator storage operator = operators[id];
-            if (!operator.active) revert InactiveSigner(id);
-            signedStake += operator.stake;
+            uint256 stake = registry.stakeAt(id, registryBlock);
+            // Zero stake is no membership: such a key never adds to a quorum.
+            if (stake == 0) revert InactiveSigner(id);
+            signedStake += stake;
+            bytes memory key = registry.publicKeyOf(id);
             // Registered keys passed the subgroup check at registration, so plain addition suffices.
-            aggregateKey = i == 0 ? operator.publicKey : BLS12381.g1Add(aggregateKey, operator.publicKey);
+            aggregateKey = i == 0 ? key : BLS12381.g1Add(aggregateKey, key);
         }
-        if (signedStake * BPS_DENOMINATOR < totalActiveStake * thresholdBps) {
-            revert QuorumNotMet(signedStake, totalActiveStake);
+        uint256 totalStake = registry.totalStakeAt(registryBlock);
+        if (totalStake == 0 || signedStake * BPS_DENOMINATOR < totalStake * thresholdBps) {
+            revert QuorumNotMet(signedStake, totalStake);
         }
         // An identity aggregate key would pair to 1 with the identity; never accept it.
         if (BLS12381.isZero(aggregateKey)) revert InvalidSignature();
@@ -309,12 +213,6 @@ contract AttestationValidator {
             revert InvalidSignature();
         }
     }
-
-    function _setThreshold(uint16 thresholdBps_) private {
-        if (thresholdBps_ == 0 || thresholdBps_ > BPS_DENOMINATOR) revert InvalidThreshold();
-        thresholdBps = thresholdBps_;
-        emit ThresholdChanged(thresholdBps_);
-    }
 }
 
 /// Example protected contract: pays out ether only for an intent that a valid, unused
@@ -322,6 +220,8 @@ contract AttestationValidator {
 contract ProtectedVault {
     AttestationValidator public immutable validator;
     bytes32 public immutable policyId;
+    /// The quorum the policy asks (part of the policy's content, so of its id).
+    uint16 public immutable policyThresholdBps;
 
     event Withdrawn(address indexed to, uint256 amount, bytes32 digest);
 
@@ -329,9 +229,10 @@ contract ProtectedVault {
     error IntentMismatch();
     error TransferFailed();
 
-    constructor(AttestationValidator validator_, bytes32 policyId_) payable {
+    constructor(AttestationValidator validator_, bytes32 policyId_, uint16 policyThresholdBps_) payable {
         validator = validator_;
         policyId = policyId_;
+        policyThresholdBps = policyThresholdBps_;
     }
 
     receive() external payable {}
@@ -343,7 +244,7 @@ contract ProtectedVault {
         if (intent.from != msg.sender || intent.to != to || intent.value != amount || intent.data.length != 0) {
             revert IntentMismatch();
         }
-        bytes32 digest = validator.consume(a);
+        bytes32 digest = validator.consume(a, policyThresholdBps);
         (bool ok,) = to.call{value: amount}("");
         if (!ok) revert TransferFailed();
         emit Withdrawn(to, amount, digest);

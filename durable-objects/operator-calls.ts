@@ -42,13 +42,23 @@ export async function callOperator(
       signal: AbortSignal.timeout(Math.max(1, timeoutMs)),
     });
   } catch (err) {
-    throw new OperatorCallError(operator.id, `unreachable (${err instanceof Error ? err.message : String(err)})`);
+    throw new OperatorCallError(operator.id, err instanceof Error && err.name === 'TimeoutError' ? 'no answer in time' : 'unreachable');
   }
   const text = await res.text();
-  if (!res.ok) throw new OperatorCallError(operator.id, `HTTP ${res.status} ${text.slice(0, 300)}`);
+  // Only the node's error code is kept: its message is an operator's text, which the gateway never echoes.
+  if (!res.ok) throw new OperatorCallError(operator.id, `HTTP ${res.status}${errorCodeOf(text)}`);
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new OperatorCallError(operator.id, 'answer is not JSON');
+  }
+}
+
+function errorCodeOf(text: string): string {
+  try {
+    const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' && /^[a-z0-9_]{1,64}$/.test(code) ? ` ${code}` : '';
+  } catch {
+    return '';
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { getAddress, type Address } from 'viem';
 import { startAnvil, type AnvilInstance, type AnvilOptions } from '../chain/anvil';
 import { connect } from '../chain/clients';
+import { deployPermit2Stack } from '../chain/permit2';
 import { deployToken, tokenAt, type DeployedToken } from '../chain/token';
 import { startFacilitator, type RunningFacilitator } from './service';
 
@@ -19,8 +20,9 @@ export type LocalPayments = {
 };
 
 /**
- * Starts anvil, deploys (or, from `stateDir`, finds again) the pgUSD token and starts the facilitator.
- * Dev account 0 owns the token; dev account 1 is the facilitator, which pays settlement gas.
+ * Starts anvil, deploys (or, from `stateDir`, finds again) the pgUSD token, puts Permit2 and x402's
+ * Permit2 proxies at their canonical addresses, and starts the facilitator. Dev account 0 owns the
+ * token; dev account 1 is the facilitator, which pays settlement gas.
  */
 export async function startLocalPayments(opts: LocalPaymentsOptions = {}): Promise<LocalPayments> {
   const anvil = await startAnvil(opts);
@@ -34,6 +36,9 @@ export async function startLocalPayments(opts: LocalPaymentsOptions = {}): Promi
       mkdirSync(opts.stateDir as string, { recursive: true });
       writeFileSync(recordFile, JSON.stringify({ address: token.address }));
     }
+    // After the token: Permit2's CREATE2 transaction takes one of the owner's nonces, and the token's
+    // address (a CREATE from the owner's first nonce) must stay the same on every fresh chain.
+    await deployPermit2Stack(anvil.rpcUrl, owner.privateKey);
     const facilitator = await startFacilitator({
       rpcUrl: anvil.rpcUrl,
       privateKey: settler.privateKey,

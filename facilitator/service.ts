@@ -4,6 +4,7 @@ import { x402Facilitator } from '@x402/core/facilitator';
 import { PaymentPayloadV2Schema, PaymentRequirementsV2Schema } from '@x402/core/schemas';
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types';
 import { registerExactEvmScheme } from '@x402/evm/exact/facilitator';
+import { UptoEvmScheme } from '@x402/evm/upto/facilitator';
 import type { Address, Hex, PublicClient } from 'viem';
 import { z } from 'zod';
 import { connect } from '../chain/clients';
@@ -68,19 +69,29 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * Starts an x402 facilitator (GET /supported, POST /verify, POST /settle) for the `exact` scheme on the
- * chain behind `rpcUrl`, using @x402/evm's facilitator scheme with settlement made idempotent per nonce.
+ * Starts an x402 facilitator (GET /supported, POST /verify, POST /settle) for the `exact` (EIP-3009 and
+ * Permit2) and `upto` (Permit2) schemes on the chain behind `rpcUrl`, using @x402/evm's facilitator
+ * schemes with settlement made idempotent per nonce. For `upto`, the requirements' amount sent to
+ * /settle is what to charge (≤ the signed maximum; 0 settles without a transaction). A `success:
+ * false` answer without a transaction means nothing was broadcast; `settlement_pending` means a
+ * transaction was sent whose outcome is not known.
  */
 export async function startFacilitator(opts: FacilitatorOptions): Promise<RunningFacilitator> {
   const clients = await connect(opts.rpcUrl, opts.privateKey);
   const network = `eip155:${clients.chain.id}` as const;
   const facilitator = new x402Facilitator();
-  registerExactEvmScheme(facilitator, { signer: facilitatorEvmSigner(clients), networks: network });
+  const signer = facilitatorEvmSigner(clients);
+  registerExactEvmScheme(facilitator, { signer, networks: network });
+  facilitator.register(network, new UptoEvmScheme(signer));
   const settle = idempotentSettle(clients.publicClient as PublicClient, (payload, requirements) => facilitator.settle(payload, requirements));
 
   // x402Facilitator throws on a kind it has no scheme for; the protocol answers it as an invalid payment.
   const unsupportedReason = (requirements: PaymentRequirements): string | undefined =>
-    requirements.scheme !== 'exact' ? 'unsupported_scheme' : requirements.network !== network ? 'invalid_network' : undefined;
+    requirements.scheme !== 'exact' && requirements.scheme !== 'upto'
+      ? 'unsupported_scheme'
+      : requirements.network !== network
+        ? 'invalid_network'
+        : undefined;
 
   const server = createServer((req, res) => {
     const route = `${req.method} ${(req.url ?? '').split('?')[0]}`;

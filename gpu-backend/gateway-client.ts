@@ -1,5 +1,12 @@
-import type { Hex, LocalAccount } from 'viem';
-import { heartbeatTypedData, registrationTypedData, type BackendRegistration } from '../core/backend-protocol';
+import type { Address, Hex, LocalAccount } from 'viem';
+import {
+  departureTypedData,
+  heartbeatTypedData,
+  registrationTypedData,
+  type BackendHeartbeat,
+  type BackendRegistration,
+  type OperatorAttachment,
+} from '../core/backend-protocol';
 import { ProofgateError } from '../core/errors';
 import { registerNode } from '../core/node-protocol';
 
@@ -11,8 +18,11 @@ export interface GatewayClientOptions {
   publicUrl: string;
   executionProvider: string;
   models: string;
-  inFlight: () => number;
+  /** The load reported in each heartbeat. */
+  load: () => Omit<BackendHeartbeat, 'backend' | 'issuedAt'>;
   log: (line: string) => void;
+  /** The operator this backend belongs to: signs each registration's attachment (operator-attachment.ts). */
+  operator?: (fields: { backend: Address; url: string; issuedAt: number }) => OperatorAttachment;
 }
 
 /**
@@ -42,6 +52,25 @@ export class GatewayClient {
     clearTimeout(this.timer);
   }
 
+  /** Sends a heartbeat now (e.g. the first one of a drain, so that the pool stops routing here at once). */
+  async beat(): Promise<void> {
+    await this.heartbeat(10_000);
+  }
+
+  /** Leaves the gateway's pool (after a drain): signed, so only this backend can take itself out. */
+  async depart(): Promise<void> {
+    this.stop();
+    const departure = { backend: this.opts.account.address, issuedAt: Math.floor(Date.now() / 1000) };
+    const signature = await this.opts.account.signTypedData(departureTypedData(departure));
+    const res = await fetch(`${this.opts.gatewayUrl}/v1/backends/depart`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ departure, signature }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new ProofgateError('departure_failed', `gateway answered ${res.status}`, 502);
+  }
+
   private async register(timeoutMs: number): Promise<{ id: string }> {
     const reply = await registerNode(
       this.opts.gatewayUrl,
@@ -55,7 +84,9 @@ export class GatewayClient {
           models: this.opts.models,
           issuedAt: Math.floor(Date.now() / 1000),
         };
-        return { registration, signature: await this.opts.account.signTypedData(registrationTypedData(registration)) };
+        const signature = await this.opts.account.signTypedData(registrationTypedData(registration));
+        const operator = this.opts.operator?.({ backend: registration.backend, url: registration.url, issuedAt: registration.issuedAt });
+        return { registration, signature, ...(operator ? { operator } : {}) };
       },
       timeoutMs,
     );
@@ -76,7 +107,7 @@ export class GatewayClient {
   }
 
   private async heartbeat(intervalMs: number): Promise<void> {
-    const heartbeat = { backend: this.opts.account.address, inFlight: this.opts.inFlight(), issuedAt: Math.floor(Date.now() / 1000) };
+    const heartbeat: BackendHeartbeat = { backend: this.opts.account.address, ...this.opts.load(), issuedAt: Math.floor(Date.now() / 1000) };
     const signature = await this.opts.account.signTypedData(heartbeatTypedData(heartbeat));
     const res = await fetch(`${this.opts.gatewayUrl}/v1/backends/heartbeat`, {
       method: 'POST',

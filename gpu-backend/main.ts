@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Hex } from 'viem';
 import { startBackendNode } from './backend-node';
+import { loadBackendOperator, type BackendOperator } from './operator-attachment';
+import { DEFAULT_SCHEDULER } from './run-scheduler';
 import { isBytes32 } from '../core/hex';
 
 const HELP = `proofgate-backend: an operator's inference node for a Proofgate gateway
@@ -19,7 +21,30 @@ Options:
   --cache-dir DIR      where model bytes are cached (default .proofgate/model-cache)
   --models LIST        "*" (default: any hub model) or comma-separated 0x sha256s
   --provider P         auto (default: CUDA if usable, else CPU), cuda or cpu
-  --threads N          onnxruntime intra-op threads (default: onnxruntime's choice)
+
+Quorum mode (the backend belongs to a registered operator, so quorum calls count it as that operator):
+  --operator-id ID        the operator's id in the OperatorRegistry on chain
+  --operator-key-file F   the operator's BLS secret key (the signer node's key file): it signs this
+                          backend's attachment at registration and the inference digests of quorums
+
+onnxruntime (backends that share a machine should split its cores between them):
+  --intra-op-threads N threads one run may use inside an operator (default 0: onnxruntime's
+                       choice, one per physical core); on a machine shared by K backends use
+                       cores / K
+  --inter-op-threads N threads running independent operators in parallel (default 0: operators
+                       run one after another, which suits most models)
+  --spin-wait on|off   let idle onnxruntime threads spin for new work (default off: spinning
+                       lowers latency a little but burns CPU that other processes need)
+
+Queue and dynamic batching:
+  --max-queue N        calls that may wait (default 64); more are refused with 503 + Retry-After,
+                       and the gateway tries another backend
+  --max-batch N        calls stacked into one run of a model whose inputs and outputs all have a
+                       symbolic first dimension (default 8; 1 turns batching off)
+  --batch-delay-us N   how long the first call of a batch waits for others (default 500 µs)
+
+SIGTERM or SIGINT drains the backend: it takes no new work (the gateway stops routing to it), finishes
+every queued and running call, leaves the gateway's pool and exits; a second signal exits at once.
   -h, --help           this help
 `;
 
@@ -35,7 +60,14 @@ function main(): void {
       'cache-dir': { type: 'string', default: '.proofgate/model-cache' },
       models: { type: 'string', default: '*' },
       provider: { type: 'string', default: 'auto' },
-      threads: { type: 'string' },
+      'operator-id': { type: 'string' },
+      'operator-key-file': { type: 'string' },
+      'intra-op-threads': { type: 'string', default: '0' },
+      'inter-op-threads': { type: 'string', default: '0' },
+      'spin-wait': { type: 'string', default: 'off' },
+      'max-queue': { type: 'string', default: String(DEFAULT_SCHEDULER.maxQueue) },
+      'max-batch': { type: 'string', default: String(DEFAULT_SCHEDULER.maxBatch) },
+      'batch-delay-us': { type: 'string', default: String(DEFAULT_SCHEDULER.maxQueueDelayUs) },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,31 +87,62 @@ function main(): void {
   if (!['auto', 'cuda', 'cpu'].includes(provider)) fail('--provider must be auto, cuda or cpu');
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be a port number');
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  const count = (flag: string, min: number): number => {
+    const n = Number(values[flag as keyof typeof values]);
+    return Number.isSafeInteger(n) && n >= min ? n : fail(`--${flag} must be an integer ≥ ${min}`);
+  };
+  if (values['spin-wait'] !== 'on' && values['spin-wait'] !== 'off') fail('--spin-wait must be on or off');
   const log = (line: string): void => {
     process.stdout.write(`[backend] ${line}\n`);
   };
+
+  if ((values['operator-id'] === undefined) !== (values['operator-key-file'] === undefined)) {
+    fail('--operator-id and --operator-key-file go together');
+  }
+  let operator: BackendOperator | undefined;
+  try {
+    if (values['operator-id']) operator = loadBackendOperator(values['operator-key-file']!, values['operator-id']);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
 
   startBackendNode({
     gatewayUrl,
     operatorToken,
     account: privateKeyToAccount(rawKey as Hex),
+    privateKey: rawKey as Hex,
     host: values.host!,
     port,
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     cacheDir: values['cache-dir']!,
     models: values.models!,
     provider,
-    ...(threads ? { threads } : {}),
+    runtime: {
+      intraOpThreads: count('intra-op-threads', 0),
+      interOpThreads: count('inter-op-threads', 0),
+      spinWait: values['spin-wait'] === 'on',
+    },
+    scheduler: { maxQueue: count('max-queue', 0), maxBatch: count('max-batch', 1), maxQueueDelayUs: count('batch-delay-us', 0) },
     log,
+    ...(operator ? { operator } : {}),
   })
     .then((node) => {
-      const shutdown = (): void => {
-        log('stopping');
-        node.stop().finally(() => process.exit(0));
+      let draining = false;
+      const shutdown = (signal: string): void => {
+        if (draining) {
+          log(`${signal} again: exiting without waiting`);
+          process.exit(1);
+        }
+        draining = true;
+        log(`${signal}: draining (no new work; finishing queued and running calls)`);
+        node
+          .drain()
+          .then(() => log('drained; left the pool'))
+          .then(() => node.stop())
+          .finally(() => process.exit(0));
       };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
     })
     .catch((err: unknown) => {
       process.stderr.write(`proofgate-backend: ${err instanceof Error ? err.message : String(err)}\n`);

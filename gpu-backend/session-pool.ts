@@ -1,88 +1,69 @@
 import * as ort from 'onnxruntime-node';
-import { ProofgateError } from '../core/errors';
-import type { Tensor } from '../core/tensors';
+import { readModelSignature } from '../core/onnx';
 import type { ModelCache } from './model-cache';
-import { fromOrtTensor, toOrtTensor } from './ort-tensors';
 
-/** Outputs of one run with where the time went. */
-export interface RunResult {
-  outputs: Record<string, Tensor>;
-  queueMs: number;
-  runMs: number;
+/** How onnxruntime runs on this backend: provider and the threads it may take from the machine. */
+export interface RuntimeOptions {
+  provider: 'cuda' | 'cpu';
+  /** Threads one run may use inside an operator (0: onnxruntime's default, one per physical core). */
+  intraOpThreads: number;
+  /** Threads for running independent operators in parallel (0 or 1: operators run one after another). */
+  interOpThreads: number;
+  /** Whether idle onnxruntime threads spin waiting for work (lower latency, but they burn the CPU other processes need). */
+  spinWait: boolean;
 }
 
-/** onnxruntime refused the inputs (shape or value it cannot handle): the caller's error, not the backend's. */
-export class ModelInputError extends ProofgateError {
-  constructor(message: string) {
-    super('model_rejected_input', message, 422);
-  }
+/** onnxruntime's own defaults, except that idle threads do not spin (backends often share a machine). */
+export const DEFAULT_RUNTIME: Omit<RuntimeOptions, 'provider'> = { intraOpThreads: 0, interOpThreads: 0, spinWait: false };
+
+/** A warm session and what the backend knows about its model. */
+export interface LoadedModel {
+  session: ort.InferenceSession;
+  /** Every input and output has a symbolic first dimension: calls can be stacked into one batch. */
+  batchable: boolean;
 }
 
-interface Slot {
-  session: Promise<ort.InferenceSession>;
-  tail: Promise<unknown>;
+/** The session options a backend opens every model with. */
+export function sessionOptions(runtime: RuntimeOptions): ort.InferenceSession.SessionOptions {
+  const spin = runtime.spinWait ? '1' : '0';
+  return {
+    executionProviders: [runtime.provider],
+    graphOptimizationLevel: 'all',
+    ...(runtime.intraOpThreads > 0 ? { intraOpNumThreads: runtime.intraOpThreads } : {}),
+    ...(runtime.interOpThreads > 1 ? { interOpNumThreads: runtime.interOpThreads, executionMode: 'parallel' as const } : {}),
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
+  };
 }
 
-/**
- * Warm onnxruntime sessions, one per model hash, created on first use and kept. Runs on one session
- * are serialized: onnxruntime already spreads one run over the cores, and a queue makes the queue
- * time in receipts honest.
- */
+/** Warm onnxruntime sessions, one per model hash, created on first use and kept. */
 export class SessionPool {
-  private readonly slots = new Map<string, Slot>();
+  private readonly models = new Map<string, Promise<LoadedModel>>();
 
   constructor(
     private readonly cache: ModelCache,
-    private readonly provider: 'cuda' | 'cpu',
-    private readonly threads?: number,
+    readonly runtime: RuntimeOptions,
   ) {}
 
-  /** Runs the model with this sha256 on `inputs`. */
-  async run(sha256: string, inputs: Record<string, Tensor>): Promise<RunResult> {
-    const slot = this.slot(sha256);
-    const queued = performance.now();
-    const turn = slot.tail.then(async () => {
-      const session = await slot.session;
-      const started = performance.now();
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrtTensor(t);
-      let results: ort.InferenceSession.ReturnType;
-      try {
-        results = await session.run(feeds);
-      } catch (err) {
-        throw new ModelInputError(err instanceof Error ? err.message.split('\n')[0]! : String(err));
-      }
-      const runMs = performance.now() - started;
-      const outputs: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(results)) outputs[name] = fromOrtTensor(name, t);
-      return { outputs, queueMs: started - queued, runMs };
-    });
-    slot.tail = turn.catch(() => undefined);
-    return turn;
+  /** The loaded model with this sha256 (fetched and opened on first use). */
+  load(sha256: string): Promise<LoadedModel> {
+    let model = this.models.get(sha256);
+    if (!model) {
+      model = this.cache.get(sha256).then(async (bytes) => {
+        const signature = readModelSignature(bytes);
+        const batchable = [...signature.inputs, ...signature.outputs].every((s) => s.dims !== null && s.dims.length > 0 && s.dims[0] === null);
+        return { session: await ort.InferenceSession.create(bytes, sessionOptions(this.runtime)), batchable };
+      });
+      // A model that failed to load is forgotten so the next call tries again.
+      model.catch(() => this.models.delete(sha256));
+      this.models.set(sha256, model);
+    }
+    return model;
   }
 
   /** Closes every session. */
   async close(): Promise<void> {
-    const sessions = [...this.slots.values()].map((s) => s.session.then((x) => x.release()).catch(() => undefined));
-    this.slots.clear();
-    await Promise.all(sessions);
-  }
-
-  private slot(sha256: string): Slot {
-    let slot = this.slots.get(sha256);
-    if (!slot) {
-      const session = this.cache.get(sha256).then((bytes) =>
-        ort.InferenceSession.create(bytes, {
-          executionProviders: [this.provider],
-          graphOptimizationLevel: 'all',
-          ...(this.threads ? { intraOpNumThreads: this.threads } : {}),
-        }),
-      );
-      // A model that failed to load is forgotten so the next call tries again.
-      session.catch(() => this.slots.delete(sha256));
-      slot = { session, tail: Promise.resolve() };
-      this.slots.set(sha256, slot);
-    }
-    return slot;
+    const open = [...this.models.values()].map((m) => m.then((x) => x.session.release()).catch(() => undefined));
+    this.models.clear();
+    await Promise.all(open);
   }
 }

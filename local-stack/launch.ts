@@ -2,15 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import type { Hex } from 'viem';
+import { maxUint256, parseAbi, type Hex } from 'viem';
+import { PERMIT2_ADDRESS } from '@x402/evm';
 import { connect } from '../chain/clients';
 import { startLocalPayments } from '../facilitator/local-payments';
-import { REPO_ROOT, demoModels, type DemoModel } from './demo-models';
-import { deployValidatorForOperators, launchOperators, publishDemoAuthorizationPolicy } from './operators';
+import { REPO_ROOT, demoModels, publishQuery, type DemoModel } from './demo-models';
+import { deployOperatorChain, deployValidatorForOperators, launchOperators, publishDemoAuthorizationPolicy } from './operators';
+import { backendOperatorArgs } from './backend-operators';
 import { ProcessGroup, type StartedProcess } from './process-group';
 import type { LocalStackFile } from './stack-file';
 import { freePort } from '../chain/anvil';
 import { waitForHttp } from './wait-for';
+import { buildExplorer } from '../explorer/build';
 
 /** How to bring a stack up. */
 export interface LaunchOptions {
@@ -25,8 +28,9 @@ export interface LaunchOptions {
   /** Start the local payment chain (anvil, pgUSD, facilitator) and configure x402; default true. */
   payments?: boolean;
   /**
-   * Operator nodes for intents, one per stake (e.g. [50n, 30n, 20n]); default none. With operators,
-   * the demo authorization policy is published and, with the chain, the AttestationValidator deployed.
+   * Operator nodes for intents, one per stake (e.g. [50n, 30n, 20n]); default none. They need the
+   * chain (payments): an OperatorRegistry is deployed there with their keys and stakes, the demo
+   * authorization policy published and the AttestationValidator deployed.
    */
   operatorStakes?: bigint[];
   /** Extra Worker variables (e.g. X402_SETTLE_TIMEOUT_MS), over the ones the stack sets. */
@@ -36,7 +40,25 @@ export interface LaunchOptions {
    * URL the Worker should use (tests interpose a slow link to exercise settlement timeouts).
    */
   interposeFacilitator?: (facilitatorUrl: string) => Promise<string>;
+  /** Puts something between the Worker and the chain's JSON-RPC, as interposeFacilitator does for the facilitator. */
+  interposeRpc?: (rpcUrl: string) => Promise<string>;
+  /**
+   * Runs the gateway Worker in place of `wrangler dev` (the reliability suite runs it through
+   * miniflare's API, to restart the runtime and evict Durable Objects); returns how to stop it.
+   */
+  startGateway?: (gateway: GatewayLaunch) => Promise<{ stop(): Promise<void> }>;
   log?: (line: string) => void;
+}
+
+/** What the gateway Worker is started with: where it listens, its local state, its variables and secrets, its log. */
+export interface GatewayLaunch {
+  port: number;
+  /** wrangler's `--persist-to` folder (local D1, R2 and Durable Object data live under its `v3/`). */
+  persistTo: string;
+  vars: Record<string, string>;
+  /** The secrets (ADMIN_TOKEN, OPERATOR_TOKEN, GATEWAY_SECRET) as an env file. */
+  envFile: string;
+  logFile: string;
 }
 
 /** A running stack: what the stack file records, plus a way to stop it. */
@@ -89,39 +111,49 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
     const chain = opts.payments === false ? undefined : await startChain(stateDir, logsDir, log);
     if (chain) stops.push(chain.stop);
     if (chain && opts.interposeFacilitator) chain.vars.X402_FACILITATOR_URL = await opts.interposeFacilitator(chain.vars.X402_FACILITATOR_URL);
-    const workerVars = { ...chain?.vars, ...opts.workerVars };
+    if (chain && opts.interposeRpc) chain.vars.X402_RPC_URL = await opts.interposeRpc(chain.vars.X402_RPC_URL);
+    // Operators' keys and stakes live in an OperatorRegistry on the local chain, which the gateway reads from its first task.
+    const operatorChain = chain && opts.operatorStakes?.length ? await deployOperatorChain(chain.file.rpc, chain.ownerKey) : undefined;
+    const workerVars = { ...chain?.vars, ...operatorChain?.workerVars, ...opts.workerVars };
 
     const port = opts.gatewayPort || (await freePort());
     const gateway = `http://127.0.0.1:${port}`;
+    await buildExplorer(); // the explorer's scripts (wrangler.toml [assets]) are built, never committed
     log(`starting the gateway Worker in workerd at ${gateway}`);
-    const worker = group.spawn(
-      'gateway',
-      process.execPath,
-      [
-        WRANGLER_BIN,
-        'dev',
-        '--local',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--inspector-port',
-        String(await freePort()),
-        '--persist-to',
-        persist,
-        '--env-file',
-        secrets.envFile,
-        '--show-interactive-dev-session=false',
-        '--log-level',
-        'warn',
-        ...Object.entries(workerVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
-      ],
-      { env, logFile: join(logsDir, 'gateway.log'), cwd: REPO_ROOT },
-    );
+    const gatewayLog = join(logsDir, 'gateway.log');
+    const custom =
+      opts.startGateway && (await opts.startGateway({ port, persistTo: persist, vars: workerVars, envFile: secrets.envFile, logFile: gatewayLog }));
+    if (custom) stops.push(custom.stop);
+    const worker = custom
+      ? undefined
+      : group.spawn(
+          'gateway',
+          process.execPath,
+          [
+            WRANGLER_BIN,
+            'dev',
+            '--local',
+            '--ip',
+            '127.0.0.1',
+            '--port',
+            String(port),
+            '--inspector-port',
+            String(await freePort()),
+            '--persist-to',
+            persist,
+            '--env-file',
+            secrets.envFile,
+            '--show-interactive-dev-session=false',
+            '--log-level',
+            'info',
+            ...Object.entries(workerVars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+          ],
+          { env, logFile: gatewayLog, cwd: REPO_ROOT },
+        );
     await waitForHttp(`${gateway}/healthz`, (r) => r.status === 200, {
       timeoutMs: 180_000,
-      process: worker,
-      what: `the gateway (log: ${join(logsDir, 'gateway.log')})`,
+      ...(worker ? { process: worker } : {}),
+      what: `the gateway (log: ${gatewayLog})`,
     });
 
     const models: LocalStackFile['models'] = [];
@@ -138,6 +170,8 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
       const backendPort = await freePort();
       const url = `http://127.0.0.1:${backendPort}`;
       const logFile = join(logsDir, `backend-${i + 1}.log`);
+      // With operators, each backend belongs to one (quorum mode): backend i to operator (i mod N) + 1.
+      const attached = await backendOperatorArgs(stateDir, i, opts.operatorStakes?.length ?? 0);
       const proc: StartedProcess = group.spawn(
         `backend-${i + 1}`,
         process.execPath,
@@ -155,6 +189,7 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
           join(stateDir, 'model-cache'),
           '--provider',
           'cpu',
+          ...attached.args,
         ],
         { env: { ...process.env, PROOFGATE_OPERATOR_TOKEN: secrets.operatorToken }, logFile, cwd: REPO_ROOT },
       );
@@ -163,16 +198,22 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
         process: proc,
         what: `backend ${i + 1} (log: ${logFile})`,
       });
-      log(`backend ${i + 1} (${address}) registered, serving at ${url}`);
-      backends.push({ id: address.toLowerCase(), url, address, pid: proc.child.pid! });
+      log(`backend ${i + 1} (${address}${attached.operatorId ? `, ${attached.operatorId}'s` : ''}) registered, serving at ${url}`);
+      backends.push({
+        id: address.toLowerCase(),
+        url,
+        address,
+        pid: proc.child.pid!,
+        ...(attached.operatorId ? { operator: attached.operatorId } : {}),
+      });
     }
 
     let authorization: Pick<LocalStackFile, 'operators' | 'demoPolicyId'> = {};
-    if (opts.operatorStakes?.length) {
+    if (chain && operatorChain && opts.operatorStakes?.length) {
       const operators = await launchOperators({
         gateway,
-        adminToken: secrets.adminToken,
         operatorToken: secrets.operatorToken,
+        chain: operatorChain,
         stateDir,
         logsDir,
         group,
@@ -182,10 +223,9 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
       const { policyId } = await publishDemoAuthorizationPolicy(gateway, secrets.adminToken);
       log(`demo authorization policy ${policyId.slice(0, 18)}… (PolicyData module "risk")`);
       authorization = { operators: operators.map(({ id, url, blsPublicKey, stake }) => ({ id, url, blsPublicKey, stake })), demoPolicyId: policyId };
-      if (chain) {
-        chain.file.attestationValidator = await deployValidatorForOperators({ gateway, rpcUrl: chain.file.rpc, ownerKey: chain.ownerKey });
-        log(`AttestationValidator ${chain.file.attestationValidator} deployed with the operators' keys and stakes`);
-      }
+      chain.file.operatorRegistry = operatorChain.registry;
+      chain.file.attestationValidator = await deployValidatorForOperators(operatorChain);
+      log(`OperatorRegistry ${operatorChain.registry}; AttestationValidator ${chain.file.attestationValidator} reads it`);
     }
 
     const stop = async (): Promise<void> => {
@@ -218,8 +258,10 @@ const PAY_TO_ACCOUNT = 3;
 const PAYER_FUNDS = 1_000_000_000n;
 
 /**
- * The local payment chain: anvil (state kept in the state folder), the pgUSD token, the facilitator,
- * and a funded dev payer; returns the Worker's x402 settings and the stack file's `chain` entry.
+ * The local payment chain: anvil (state kept in the state folder), the pgUSD token, Permit2 and x402's
+ * Permit2 proxies, the facilitator, and a funded dev payer that has approved Permit2 for pgUSD (the
+ * one on-chain step Permit2 payments need); returns the Worker's x402 settings and the stack file's
+ * `chain` entry.
  */
 async function startChain(stateDir: string, logsDir: string, log: (line: string) => void) {
   log('starting the local chain (anvil), the pgUSD token and the x402 facilitator');
@@ -235,6 +277,7 @@ async function startChain(stateDir: string, logsDir: string, log: (line: string)
       args: [payer.address],
     })) as bigint;
     if (balance < PAYER_FUNDS / 2n) await payments.token.mint(payer.address, PAYER_FUNDS);
+    await approvePermit2(payments.anvil.rpcUrl, payer.privateKey, payments.token.address);
     log(`chain ${payments.anvil.chainId} at ${payments.anvil.rpcUrl}; pgUSD ${payments.token.address}; facilitator ${payments.facilitator.url}`);
     const vars = {
       X402_CHAIN_ID: String(payments.anvil.chainId),
@@ -244,6 +287,7 @@ async function startChain(stateDir: string, logsDir: string, log: (line: string)
       X402_PAY_TO: payTo.address,
       X402_FACILITATOR_URL: payments.facilitator.url,
       X402_RPC_URL: payments.anvil.rpcUrl,
+      X402_FACILITATOR_ADDRESS: payments.facilitator.address,
     };
     const file: NonNullable<LocalStackFile['chain']> = {
       rpc: payments.anvil.rpcUrl,
@@ -253,6 +297,7 @@ async function startChain(stateDir: string, logsDir: string, log: (line: string)
       tokenVersion: payments.token.version,
       payTo: payTo.address,
       facilitator: payments.facilitator.url,
+      facilitatorAddress: payments.facilitator.address,
       payerPrivateKey: payer.privateKey,
     };
     return { vars, file, ownerKey: payments.anvil.accounts[0]!.privateKey, stop: () => payments.stop() };
@@ -262,12 +307,32 @@ async function startChain(stateDir: string, logsDir: string, log: (line: string)
   }
 }
 
+/** Lets Permit2 move `payer`'s tokens without limit (an ERC-20 approve), unless it already may. */
+export async function approvePermit2(rpcUrl: string, payerKey: Hex, token: Hex): Promise<void> {
+  const { publicClient, walletClient, account } = await connect(rpcUrl, payerKey);
+  const allowance = await publicClient.readContract({
+    address: token,
+    abi: erc20Approve,
+    functionName: 'allowance',
+    args: [account.address, PERMIT2_ADDRESS],
+  });
+  if (allowance >= maxUint256 / 2n) return;
+  const hash = await walletClient.writeContract({ address: token, abi: erc20Approve, functionName: 'approve', args: [PERMIT2_ADDRESS, maxUint256] });
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  if (receipt.status !== 'success') throw new Error(`approving Permit2 failed (${hash})`);
+}
+
+const erc20Approve = parseAbi([
+  'function approve(address spender, uint256 value) returns (bool)',
+  'function allowance(address owner, address spender) view returns (uint256)',
+]);
+
 /** Publishes a model file through the admin API; returns its version record. */
 export async function publishModelFile(gateway: string, adminToken: string, model: DemoModel): Promise<{ version: number; sha256: string }> {
   const bytes = await readFile(model.file).catch(() => {
     throw new Error(`model file for ${model.name} not found at ${model.file} (is npm install complete?)`);
   });
-  const res = await fetch(`${gateway}/v1/models/${model.name}/versions?price=${model.price}&settlement=${model.settlement ?? 'sync'}`, {
+  const res = await fetch(`${gateway}/v1/models/${model.name}/versions?${publishQuery(model)}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/octet-stream' },
     body: bytes,

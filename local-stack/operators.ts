@@ -2,24 +2,54 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Address, Hex } from 'viem';
-import { deployAttestationValidator, registerOperatorsOnChain } from '../chain/attestation-validator';
+import { deployAttestationValidator } from '../chain/attestation-validator';
+import { connect } from '../chain/clients';
+import {
+  deployOperatorRegistry,
+  operatorIdToBytes32,
+  operatorRegistryArtifact,
+  registerOperatorsOnChain,
+  setOperatorStake,
+} from '../chain/operator-registry';
 import { buildPolicyData } from '../policies/policy-data/build';
 import { REPO_ROOT } from './demo-models';
 import type { ProcessGroup, StartedProcess } from './process-group';
 import { freePort } from '../chain/anvil';
 import { waitForHttp } from './wait-for';
 
+/** The OperatorRegistry a stack's operators are registered in, and the key that administers it. */
+export interface OperatorChain {
+  rpcUrl: string;
+  registry: Address;
+  /** The registry owner's key (a dev key on the local chain). */
+  ownerKey: Hex;
+}
+
+/** A freshly deployed registry and the gateway settings (`workerVars`) that name it. */
+export type DeployedOperatorChain = OperatorChain & { workerVars: Record<string, string> };
+
+/** Deploys an empty OperatorRegistry on a local chain. */
+export async function deployOperatorChain(rpcUrl: string, ownerKey: Hex): Promise<DeployedOperatorChain> {
+  const registry = await deployOperatorRegistry(rpcUrl, ownerKey);
+  return { rpcUrl, registry, ownerKey, workerVars: { OPERATOR_REGISTRY_ADDRESS: registry, OPERATOR_REGISTRY_RPC_URL: rpcUrl } };
+}
+
 /** How to bring up the local operator nodes. */
 export interface LaunchOperatorsOptions {
   gateway: string;
-  adminToken: string;
   operatorToken: string;
+  /** The registry the operators are registered in (on chain) and their nodes read snapshots from. */
+  chain: OperatorChain;
   /** BLS keys persist under `<stateDir>/keys/operator-<n>.bls.key`. */
   stateDir: string;
   logsDir: string;
   group: ProcessGroup;
   /** One operator per entry, with that stake (e.g. [50n, 30n, 20n]). */
   stakes: bigint[];
+  /** Where nodes fetch policies by id (default: the gateway). */
+  policySourceUrl?: string;
+  /** Hosts the nodes' PolicyData may fetch from (`host:port` or `hostname`; default none). */
+  policyDataHosts?: string[];
   log?: (line: string) => void;
 }
 
@@ -30,11 +60,15 @@ export interface LaunchedOperator {
   blsPublicKey: Hex;
   stake: string;
   pid: number;
+  /** Where its BLS secret key is kept. */
+  keyFile: string;
 }
 
 /**
- * Starts one operator process per stake (ids `operator-1`…), waits until each has registered its
- * BLS key (with its proof of possession) at the gateway, then sets its stake through the admin API.
+ * Starts one signer node per stake (ids `operator-1`…), waits until each has registered its BLS key
+ * (with its proof of possession) at the gateway, then registers it in the OperatorRegistry on chain
+ * with its stake (the contract checks the proof of possession again), or sets its stake there if a
+ * previous run registered it already.
  */
 export async function launchOperators(opts: LaunchOperatorsOptions): Promise<LaunchedOperator[]> {
   await mkdir(join(opts.stateDir, 'keys'), { recursive: true, mode: 0o700 });
@@ -44,6 +78,7 @@ export async function launchOperators(opts: LaunchOperatorsOptions): Promise<Lau
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const logFile = join(opts.logsDir, `${id}.log`);
+    const keyFile = join(opts.stateDir, 'keys', `${id}.bls.key`);
     const proc: StartedProcess = opts.group.spawn(
       id,
       process.execPath,
@@ -54,11 +89,17 @@ export async function launchOperators(opts: LaunchOperatorsOptions): Promise<Lau
         '--gateway',
         opts.gateway,
         '--key-file',
-        join(opts.stateDir, 'keys', `${id}.bls.key`),
+        keyFile,
         '--id',
         id,
         '--port',
         String(port),
+        '--chain-rpc',
+        opts.chain.rpcUrl,
+        '--registry',
+        opts.chain.registry,
+        ...(opts.policySourceUrl ? ['--policy-source', opts.policySourceUrl] : []),
+        ...(opts.policyDataHosts?.length ? ['--policy-data-hosts', opts.policyDataHosts.join(',')] : []),
       ],
       { env: { ...process.env, PROOFGATE_OPERATOR_TOKEN: opts.operatorToken }, logFile, cwd: REPO_ROOT },
     );
@@ -72,26 +113,52 @@ export async function launchOperators(opts: LaunchOperatorsOptions): Promise<Lau
       },
       { timeoutMs: 120_000, process: proc, what: `${id} (log: ${logFile})` },
     );
-    const res = await fetch(`${opts.gateway}/v1/operators/${id}/stake`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${opts.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ stake: stake.toString() }),
-    });
-    if (!res.ok) throw new Error(`setting the stake of ${id} failed: HTTP ${res.status} ${await res.text()}`);
-    opts.log?.(`${id} registered (BLS ${blsPublicKey!.slice(0, 18)}…, stake ${stake}), serving at ${url}`);
-    launched.push({ id, url, blsPublicKey: blsPublicKey!, stake: stake.toString(), pid: proc.child.pid! });
+    await stakeOnChain(opts.chain, opts.gateway, id, stake);
+    opts.log?.(`${id} registered (BLS ${blsPublicKey!.slice(0, 18)}…, stake ${stake} in the OperatorRegistry), serving at ${url}`);
+    launched.push({ id, url, blsPublicKey: blsPublicKey!, stake: stake.toString(), pid: proc.child.pid!, keyFile });
   }
   return launched;
+}
+
+// Registers the operator's node key (its proof of possession as the gateway lists it) in the
+// registry, or sets its stake when this registry has it already.
+async function stakeOnChain(chain: OperatorChain, gateway: string, id: string, stake: bigint): Promise<void> {
+  const { publicClient } = await connect(chain.rpcUrl, chain.ownerKey);
+  const known = (await publicClient.readContract({
+    address: chain.registry,
+    abi: operatorRegistryArtifact().abi,
+    functionName: 'publicKeyOf',
+    args: [operatorIdToBytes32(id)],
+  })) as Hex;
+  if (known !== '0x') {
+    await setOperatorStake(chain.rpcUrl, chain.ownerKey, chain.registry, id, stake);
+    return;
+  }
+  const res = await fetch(`${gateway}/v1/operators`);
+  if (!res.ok) throw new Error(`listing operators failed: HTTP ${res.status}`);
+  const { operators } = (await res.json()) as { operators: { id: string; blsPublicKey: Hex; node: { proofOfPossession: Hex } | null }[] };
+  const node = operators.find((o) => o.id === id)?.node;
+  const blsPublicKey = operators.find((o) => o.id === id)?.blsPublicKey;
+  if (!node || !blsPublicKey) throw new Error(`operator ${id} is not registered at the gateway`);
+  await registerOperatorsOnChain(chain.rpcUrl, chain.ownerKey, chain.registry, [
+    { id, blsPublicKey, proofOfPossession: node.proofOfPossession, stake },
+  ]);
 }
 
 /** The demo authorization policy (policies/authorization.rego), fed by the PolicyData module `risk`. */
 export const DEMO_AUTHORIZATION_POLICY = readFileSync(join(REPO_ROOT, 'policies', 'authorization.rego'), 'utf8');
 
+/** The demo policy's quorum: 67 % of stake (the gateway's default). */
+export const DEMO_THRESHOLD_BPS = 6700;
+
 /**
  * Builds and uploads the demo PolicyData module and publishes the demo authorization policy
- * (idempotent: the same content keeps its ids). Returns the policy id and the module's sha256.
+ * (idempotent: the same content keeps its ids). Returns the policy id, its quorum and the module's sha256.
  */
-export async function publishDemoAuthorizationPolicy(gateway: string, adminToken: string): Promise<{ policyId: Hex; policyDataSha256: Hex }> {
+export async function publishDemoAuthorizationPolicy(
+  gateway: string,
+  adminToken: string,
+): Promise<{ policyId: Hex; thresholdBps: number; policyDataSha256: Hex }> {
   const wasm = await buildPolicyData('intent-risk');
   const upload = await fetch(`${gateway}/v1/policy-data`, {
     method: 'POST',
@@ -108,31 +175,18 @@ export async function publishDemoAuthorizationPolicy(gateway: string, adminToken
       entrypoint: 'data.proofgate.authz',
       params: { maxCalldataBytes: 68 },
       policyData: [{ name: 'risk', sha256 }],
+      thresholdBps: DEMO_THRESHOLD_BPS,
     }),
   });
   if (!policy.ok) throw new Error(`publishing the demo authorization policy failed: HTTP ${policy.status} ${await policy.text()}`);
-  return { policyId: ((await policy.json()) as { id: Hex }).id, policyDataSha256: sha256 };
+  return { policyId: ((await policy.json()) as { id: Hex }).id, thresholdBps: DEMO_THRESHOLD_BPS, policyDataSha256: sha256 };
 }
 
 /**
- * Deploys the AttestationValidator on a local chain and registers every active operator of the
- * gateway on it (keys with their proofs of possession, which the contract checks, and stakes),
- * so attestations the gateway issues verify on chain. Returns the contract address.
+ * Deploys the AttestationValidator on the registry's chain, reading that OperatorRegistry (so it
+ * judges each attestation by the snapshot it names), with a floor of `minThresholdBps` (default
+ * one half) under any policy's quorum. Returns the contract address.
  */
-export async function deployValidatorForOperators(opts: { gateway: string; rpcUrl: string; ownerKey: Hex; thresholdBps?: number }): Promise<Address> {
-  const res = await fetch(`${opts.gateway}/v1/operators`);
-  if (!res.ok) throw new Error(`listing operators failed: HTTP ${res.status}`);
-  const { operators } = (await res.json()) as {
-    operators: { id: string; blsPublicKey: Hex; proofOfPossession: Hex; stake: string; status: string }[];
-  };
-  const validator = await deployAttestationValidator(opts.rpcUrl, opts.ownerKey, opts.thresholdBps ?? 6667);
-  await registerOperatorsOnChain(
-    opts.rpcUrl,
-    opts.ownerKey,
-    validator,
-    operators
-      .filter((o) => o.status === 'active')
-      .map((o) => ({ id: o.id, blsPublicKey: o.blsPublicKey, proofOfPossession: o.proofOfPossession, stake: BigInt(o.stake) })),
-  );
-  return validator;
+export async function deployValidatorForOperators(chain: OperatorChain, minThresholdBps = 5000): Promise<Address> {
+  return deployAttestationValidator(chain.rpcUrl, chain.ownerKey, chain.registry, minThresholdBps);
 }

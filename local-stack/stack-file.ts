@@ -8,7 +8,8 @@ export interface LocalStackFile {
   gateway: string;
   adminToken: string;
   operatorToken: string;
-  backends: { id: string; url: string; address: string; pid: number }[];
+  /** `operator`: the operator the backend belongs to (quorum mode), when the stack runs operators. */
+  backends: { id: string; url: string; address: string; pid: number; operator?: string }[];
   models: { name: string; version: number; sha256: string }[];
   /** The local payment chain (x402): anvil, the pgUSD token, who is paid, the facilitator, a funded dev payer. */
   chain?: {
@@ -19,10 +20,14 @@ export interface LocalStackFile {
     tokenVersion: string;
     payTo: string;
     facilitator: string;
+    /** The address the facilitator settles from (what `upto` payments name in their witness). */
+    facilitatorAddress?: string;
     /** A dev key holding pgUSD, printed as such: never use it for anything real. */
     payerPrivateKey: string;
-    /** The AttestationValidator contract, with the operators' keys and stakes (when operators run). */
+    /** The AttestationValidator contract, reading the OperatorRegistry (when operators run). */
     attestationValidator?: string;
+    /** The OperatorRegistry contract: operators' BLS keys, stakes and membership (when operators run). */
+    operatorRegistry?: string;
   };
   /** Operator nodes that evaluate intents and BLS-sign verdicts. */
   operators?: { id: string; url: string; blsPublicKey: string; stake: string }[];

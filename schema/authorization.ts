@@ -1,8 +1,9 @@
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
- * A policy operator: its BLS12-381 key was admitted with a proof of possession. It stays `pending`
- * until the admin gives it stake; only `active` operators sign and count towards quorums.
+ * An operator's signer node as registered at the gateway: its BLS12-381 key (admitted with a proof of
+ * possession), where the gateway reaches it, and nothing about stake: membership and stake come from
+ * the OperatorRegistry contract on chain, snapshotted per task.
  */
 export const operators = sqliteTable('operators', {
   id: text('id').primaryKey(),
@@ -12,11 +13,6 @@ export const operators = sqliteTable('operators', {
   url: text('url').notNull(),
   /** Optional Ethereum address the operator is paid at or known by. */
   address: text('address'),
-  /** Stake weight as a decimal string (uint256 does not fit SQLite integers). */
-  stake: text('stake').notNull().default('0'),
-  status: text('status', { enum: ['pending', 'active', 'disabled'] })
-    .notNull()
-    .default('pending'),
   registeredAt: integer('registered_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
@@ -40,4 +36,19 @@ export const tasks = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [index('tasks_policy').on(t.policyId)],
+);
+
+/**
+ * Intents per unauthenticated caller per fixed window: the rate limit's fallback where the Workers
+ * Rate Limiting binding is absent (wrangler dev). Old windows are deleted as new ones start.
+ */
+export const intentRateLimits = sqliteTable(
+  'intent_rate_limits',
+  {
+    caller: text('caller').notNull(),
+    /** Epoch ms at which the window starts. */
+    windowStart: integer('window_start').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.caller, t.windowStart] }), index('intent_rate_limits_window').on(t.windowStart)],
 );

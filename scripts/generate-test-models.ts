@@ -12,7 +12,8 @@ export interface GeneratedModel {
 
 /**
  * The tiny models the tests publish: `tiny-add` (two float32 [1,4] inputs, their sum and product) and
- * `tiny-types` (an Identity per element type, to carry every tensor type through onnxruntime).
+ * `tiny-types` (an Identity per element type, to carry every tensor type through onnxruntime), and
+ * `tiny-batch` (a two-layer perceptron with a symbolic batch dimension, for dynamic batching).
  * `salt` changes the graph name, and so the bytes and the hash, without changing behaviour.
  */
 export function testModels(salt = ''): GeneratedModel[] {
@@ -37,9 +38,27 @@ export function testModels(salt = ''): GeneratedModel[] {
     outputs: TENSOR_TYPES.map((t) => ({ name: `y_${t}`, type: t, dims: ['n'] })),
     nodes: TENSOR_TYPES.map((t) => ({ op: 'Identity', inputs: [`x_${t}`], outputs: [`y_${t}`] })),
   });
+  // A small two-layer perceptron whose batch dimension is symbolic: the backend may stack calls to it.
+  const weights = (rows: number, cols: number, seed: number): number[] =>
+    Array.from({ length: rows * cols }, (_, i) => Math.fround(Math.sin((i + 1) * seed) / Math.sqrt(rows)));
+  const batch = buildOnnxModel({
+    name: `tiny-batch${salt}`,
+    inputs: [{ name: 'x', type: 'float32', dims: ['batch', 32] }],
+    outputs: [{ name: 'y', type: 'float32', dims: ['batch', 8] }],
+    initializers: [
+      { name: 'w1', dims: [32, 32], values: weights(32, 32, 0.37) },
+      { name: 'w2', dims: [32, 8], values: weights(32, 8, 0.71) },
+    ],
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['h'] },
+      { op: 'Relu', inputs: ['h'], outputs: ['r'] },
+      { op: 'MatMul', inputs: ['r', 'w2'], outputs: ['y'] },
+    ],
+  });
   return [
     { name: 'tiny-add', bytes: add },
     { name: 'tiny-types', bytes: types },
+    { name: 'tiny-batch', bytes: batch },
   ];
 }
 

@@ -5,15 +5,16 @@ import { decodePaymentResponseHeader } from '@x402/core/http';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Address, Hex } from 'viem';
 import { verifyReceipt } from '../core/receipts';
-import { paidFetch } from '../core/sdk/paid-fetch';
+import { paidFetch } from '../sdk/src/paid-fetch';
 import { REPO_ROOT } from '../local-stack/demo-models';
 import { STACK_FILE, readStackFile } from '../local-stack/stack-file';
 
-const HELP = `npm run pay -- <model> [--input FILE] [--payment-id ID] [--stack-file FILE]
+const HELP = `npm run pay -- <model> [--input FILE] [--payment-id ID] [--scheme exact|upto] [--stack-file FILE]
 
 Calls a priced model of the running local stack as an agent would: the official x402 client pays the
 402 with the stack's dev payer key, then the receipt is verified offline. Without --input, a Silero
-VAD frame of silence is sent.
+VAD frame of silence is sent. --scheme upto pays with x402 upto (a Permit2 maximum, charged what
+the call cost; the stack's dev payer has approved Permit2).
 `;
 
 async function main(): Promise<void> {
@@ -22,11 +23,12 @@ async function main(): Promise<void> {
     options: {
       input: { type: 'string' },
       'payment-id': { type: 'string' },
+      scheme: { type: 'string', default: 'exact' },
       'stack-file': { type: 'string', default: join(REPO_ROOT, STACK_FILE) },
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals.length !== 1) {
+  if (values.help || positionals.length !== 1 || (values.scheme !== 'exact' && values.scheme !== 'upto')) {
     process.stdout.write(HELP);
     process.exit(values.help ? 0 : 2);
   }
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
   const pay = paidFetch(account, {
     network: `eip155:${stack.chain.chainId}`,
     asset: stack.chain.token as Address,
+    scheme: values.scheme as 'exact' | 'upto',
     ...(values['payment-id'] ? { paymentId: values['payment-id'] } : {}),
   });
   const body = values.input

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEMO_PRICE, REPO_ROOT, demoModels } from '../local-stack/demo-models';
+import { DEMO_METERED, DEMO_PRICE, REPO_ROOT, demoModels } from '../local-stack/demo-models';
 import { launchLocalStack } from '../local-stack/launch';
 import { STACK_FILE, type LocalStackFile } from '../local-stack/stack-file';
 import { freePort } from '../chain/anvil';
@@ -17,7 +17,8 @@ everything.
 
 Options (npm start -- [options]):
   --port N        gateway port (default 8787, or a free one if 8787 is taken)
-  --backends N    number of backend processes (default 2)
+  --backends N    number of backend processes (default 3: one per operator, so quorum calls can ask
+                  k=2 or k=3 distinct operators)
   --state DIR     state folder (default .proofgate/state; delete it to start from scratch)
   --stack-file F  where to write the stack file (default ${STACK_FILE})
   -h, --help      this help
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: '8787' },
-      backends: { type: 'string', default: '2' },
+      backends: { type: 'string', default: '3' },
       state: { type: 'string', default: join(REPO_ROOT, '.proofgate', 'state') },
       'stack-file': { type: 'string', default: join(REPO_ROOT, STACK_FILE) },
       help: { type: 'boolean', short: 'h' },
@@ -103,6 +104,8 @@ A verified inference call (PaddleOCR text detection on a 32x32 image, free):
 
 A paid call (x402: silero-vad costs ${DEMO_PRICE} pgUSD units; the dev payer signs, the local facilitator settles on chain):
   npm run pay -- silero-vad
+A metered call (x402 upto: ppocr-det-metered costs ${DEMO_METERED.base} + ${DEMO_METERED.ratePerMs} per ms of run time, at most ${DEMO_METERED.cap}; charged what the receipt signs):
+  npm run pay -- ppocr-det-metered --scheme upto --input ${request}
 ${
   stack.chain
     ? `
@@ -115,6 +118,8 @@ ${
   stack.operators
     ? `An intent checked by ${stack.operators.length} operators (stakes ${stack.operators.map((o) => o.stake).join('/')}), answered with a BLS quorum attestation:
   curl -s -X POST ${stack.gateway}/v1/intents -H 'content-type: application/json' --data @${intent}
+The OCR call above, run by ${Math.min(3, stack.operators.length)} operators' backends and its output attested by their stake quorum (one BLS signature):
+  curl -s -X POST '${stack.gateway}/v1/models/ppocr-det/infer?mode=quorum&k=${Math.min(3, stack.operators.length)}' -H 'content-type: application/json' --data @${request}
 ${
   stack.chain?.attestationValidator
     ? `  (AttestationValidator on chain: ${stack.chain.attestationValidator})

@@ -3,10 +3,12 @@
  * PolicyData, and BLS-sign the attestation digest of the verdict. Deterministic by construction:
  * the only clock is the task's creation time, the only seed its id, and no network is offered.
  */
-import { bytesToHex, hexToBytes, type Hex } from 'viem';
+import { bytesToHex, hexToBytes } from 'viem';
 import { computeIntentHash, computePolicyDataHash, computeAttestationDigest, signMessage } from '../core/attestation';
-import { compilePolicy, evaluateValue, RegoError, toJS, type CompiledPolicy, type Value } from '../core/rego';
+import { evaluateValue, RegoError, toJS, type CompiledPolicy, type Value } from '../core/rego';
 import type { IntentTask, SignReply } from '../core/operator-protocol';
+import { policyDataDocument, policyInput } from './newton-shapes';
+import type { PolicyDataBinaryKind } from './policy-data-sandbox';
 
 /** A policy's verdict on an intent. */
 export interface Verdict {
@@ -19,13 +21,19 @@ export const TASK_EVAL_LIMITS = { maxSteps: 2_000_000, maxDepth: 200 };
 
 /**
  * Evaluates `<entrypoint>.allow` (must be true) and `<entrypoint>.deny` (reasons) with `input` = the
- * intent, `data.params` = the policy's params and `data.wasm` = the consensus PolicyData. An
+ * intent (with Newton's fields), `data.params` = the policy's params and `data.wasm` = the consensus
+ * PolicyData (by module name; components' outputs merged, per `kinds`: newton-shapes.ts). An
  * evaluation error is a deny verdict whose reason names the error, identical on every operator.
  */
-export function evaluateVerdict(policy: CompiledPolicy, task: IntentTask, policyData: Record<string, unknown>): Verdict {
+export function evaluateVerdict(
+  policy: CompiledPolicy,
+  task: IntentTask,
+  policyData: Record<string, unknown>,
+  kinds: Record<string, PolicyDataBinaryKind> = {},
+): Verdict {
   const opts = {
-    input: task.intent,
-    data: { params: task.params ?? {}, wasm: policyData },
+    input: policyInput(task),
+    data: { params: task.params ?? {}, wasm: policyDataDocument(task.policyData, policyData, kinds) },
     context: { nowNs: BigInt(task.createdAt) * 1_000_000_000n, seed: task.taskId },
     limits: TASK_EVAL_LIMITS,
   };
@@ -44,8 +52,14 @@ export function evaluateVerdict(policy: CompiledPolicy, task: IntentTask, policy
 }
 
 /** Evaluates the task and signs the digest of its verdict with the operator's BLS secret key. */
-export function signTask(secretKey: Uint8Array, policy: CompiledPolicy, task: IntentTask, policyData: Record<string, unknown>): SignReply {
-  const verdict = evaluateVerdict(policy, task, policyData);
+export function signTask(
+  secretKey: Uint8Array,
+  policy: CompiledPolicy,
+  task: IntentTask,
+  policyData: Record<string, unknown>,
+  kinds: Record<string, PolicyDataBinaryKind> = {},
+): SignReply {
+  const verdict = evaluateVerdict(policy, task, policyData, kinds);
   const policyDataHash = computePolicyDataHash(policyData);
   const digest = computeAttestationDigest({
     taskId: task.taskId,
@@ -56,27 +70,12 @@ export function signTask(secretKey: Uint8Array, policy: CompiledPolicy, task: In
     allowed: verdict.allowed,
     policyDataHash,
     expiration: task.expiration,
+    thresholdBps: task.thresholdBps,
+    registry: task.registry,
+    registryBlock: task.registryBlock,
   });
   const signature = bytesToHex(signMessage(secretKey, hexToBytes(digest)));
   return { ...verdict, policyDataHash, digest, signature };
-}
-
-/** Compiled policies by policy id (a policy id is the hash of its content, so entries never go stale). */
-export class PolicyCache {
-  private readonly entries = new Map<Hex, CompiledPolicy>();
-
-  constructor(private readonly capacity = 64) {}
-
-  /** The compiled policy of a task (compiling it on first use). */
-  get(task: IntentTask): CompiledPolicy {
-    let policy = this.entries.get(task.policyId);
-    if (!policy) {
-      policy = compilePolicy(task.modules);
-      this.entries.set(task.policyId, policy);
-      if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
-    }
-    return policy;
-  }
 }
 
 function reasonsOf(deny: unknown): string[] {

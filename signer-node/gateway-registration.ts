@@ -37,13 +37,9 @@ export function registrationBody(
 
 /**
  * Registers the operator, retrying while the gateway is unreachable for up to `timeoutMs`.
- * Returns its id, the key that authenticates the gateway's task requests, and its status.
+ * Returns its id and the key that authenticates the gateway's task requests.
  */
-export async function registerWithGateway(
-  opts: RegistrationOptions,
-  id: string,
-  timeoutMs = 120_000,
-): Promise<{ id: string; authKey: Hex; status: string }> {
+export async function registerWithGateway(opts: RegistrationOptions, id: string, timeoutMs = 120_000): Promise<{ id: string; authKey: Hex }> {
   const reply = await registerNode(
     opts.gatewayUrl,
     '/v1/operators/register',
@@ -51,5 +47,5 @@ export async function registerWithGateway(
     async () => registrationBody(opts, id, Math.floor(Date.now() / 1000)),
     timeoutMs,
   );
-  return { id: reply.id, authKey: reply.authKey, status: typeof reply['status'] === 'string' ? reply['status'] : 'pending' };
+  return { id: reply.id, authKey: reply.authKey };
 }

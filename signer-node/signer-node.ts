@@ -6,6 +6,8 @@ import { registerWithGateway } from './gateway-registration';
 import type { OperatorKey } from './operator-key';
 import { createSignerServer } from './signer-server';
 import { PolicyDataRunner } from './policy-data-runner';
+import { PolicySource } from './policy-source';
+import { ChainRegistrySnapshots } from './registry-reader';
 
 /** How to run an operator's signer node. */
 export interface SignerNodeOptions {
@@ -21,6 +23,13 @@ export interface SignerNodeOptions {
   address?: Address;
   /** Hosts PolicyData modules may fetch from (`host:port` or `hostname`). */
   policyDataHosts?: string[];
+  /** Where fetched PolicyData binaries and transpiled components are kept (default: under the OS temp dir). */
+  policyDataCacheDir?: string;
+  /** JSON-RPC URL of the chain holding the OperatorRegistry, and the registry's address. */
+  chainRpcUrl: string;
+  registry: Address;
+  /** Where policies are fetched by id (default: the gateway); content is checked against the id either way. */
+  policySourceUrl?: string;
   log?: (line: string) => void;
 }
 
@@ -39,12 +48,22 @@ export async function startSignerNode(opts: SignerNodeOptions): Promise<SignerNo
   const blsPublicKey = bytesToHex(opts.key.publicKey);
   const id = opts.id ?? defaultOperatorId(blsPublicKey);
   let authKey: Hex | null = null;
+  const policyData = new PolicyDataRunner(
+    opts.gatewayUrl,
+    { allowedHosts: opts.policyDataHosts ?? [] },
+    { ...(opts.policyDataCacheDir ? { cacheDir: opts.policyDataCacheDir } : {}), credentials: () => (authKey ? { operatorId: id, authKey } : null) },
+  );
+  policyData
+    .warm()
+    .catch((err: unknown) => log(`PolicyData components cannot be transpiled here: ${err instanceof Error ? err.message : String(err)}`));
   const server = createSignerServer({
     key: opts.key,
     authKey: () => authKey,
     operatorId: () => (authKey ? id : null),
     log,
-    policyData: new PolicyDataRunner(opts.gatewayUrl, { allowedHosts: opts.policyDataHosts ?? [] }),
+    policyData,
+    policies: new PolicySource(opts.policySourceUrl ?? opts.gatewayUrl),
+    registry: new ChainRegistrySnapshots(opts.chainRpcUrl, opts.registry),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -59,7 +78,9 @@ export async function startSignerNode(opts: SignerNodeOptions): Promise<SignerNo
   try {
     const registered = await registerWithGateway({ ...opts, publicUrl: url }, id);
     authKey = registered.authKey;
-    log(`registered as operator ${registered.id} (${registered.status}), BLS key ${blsPublicKey.slice(0, 18)}…, serving at ${url}`);
+    log(
+      `registered as operator ${registered.id} (membership and stake: the OperatorRegistry on chain), BLS key ${blsPublicKey.slice(0, 18)}…, serving at ${url}`,
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -1,17 +1,33 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { bytesToHex, type Hex } from 'viem';
+import { bytesToHex, hexToBytes, type Hex } from 'viem';
+import { checkPolicyDataReportGroups, consensusFromReports, policyDataReportDigest, signMessage } from '../core/attestation';
 import { InvalidRequestError } from '../core/errors';
 import { GatewayRequestVerifier, sendError, sendJson } from '../core/node-protocol';
 import { parseWithSchema } from '../core/validation';
-import { TASK_PATHS, intentTaskSchema, signRequestSchema, type IntentTask } from '../core/operator-protocol';
-import { PolicyCache, signTask } from './evaluate-task';
+import {
+  TASK_PATHS,
+  policyDataToleranceBps,
+  signRequestSchema,
+  taskAssignmentSchema,
+  type SignedPolicyDataReply,
+  type SignReply,
+  type TaskAssignment,
+} from '../core/operator-protocol';
+import { signTask } from './evaluate-task';
 import type { OperatorKey } from './operator-key';
 import type { PolicyDataRunner } from './policy-data-runner';
+import type { PolicySource } from './policy-source';
+import type { RegistrySnapshots } from './registry-reader';
+import { resolveTask } from './resolve-task';
 
 /** What the signer node's HTTP server needs. `authKey()` is null until the gateway has accepted registration. */
 export interface SignerServerOptions {
   key: OperatorKey;
   policyData: PolicyDataRunner;
+  /** Policies by id, hash-checked (never the task's word for what its policy says). */
+  policies: PolicySource;
+  /** The registry snapshots tasks name, read from chain. */
+  registry: RegistrySnapshots;
   authKey: () => Hex | null;
   operatorId: () => string | null;
   maxBodyBytes?: number;
@@ -23,13 +39,13 @@ export interface SignerServerOptions {
 const REPLAY_WINDOW_MS = 10 * 60_000;
 
 /**
- * The signer node's HTTP server: `POST /v1/tasks/policy-data` (phase 1: run the PolicyData modules),
- * `POST /v1/tasks/sign` (phase 2: evaluate the policy and BLS-sign the verdict), both only for
- * requests the gateway authenticated, and `GET /healthz`.
+ * The signer node's HTTP server: `POST /v1/tasks/policy-data` (phase 1: run the PolicyData modules
+ * and sign the outputs), `POST /v1/tasks/sign` (phase 2: recompute the PolicyData consensus from the
+ * signed reports, evaluate the policy and BLS-sign the verdict), both only for requests the gateway
+ * authenticated and tasks whose policy content hashes to their policy id, and `GET /healthz`.
  */
 export function createSignerServer(opts: SignerServerOptions): Server {
   const verifier = new GatewayRequestVerifier(opts.authKey, REPLAY_WINDOW_MS, opts.maxBodyBytes ?? 4 * 1024 * 1024);
-  const policies = new PolicyCache();
 
   const authenticated = async (req: IncomingMessage, path: string): Promise<unknown> => {
     const { requestId: taskId, subject: policyId, body } = await verifier.read(req, path);
@@ -46,16 +62,25 @@ export function createSignerServer(opts: SignerServerOptions): Server {
     return parsed;
   };
 
-  const handlePolicyData = async (req: IncomingMessage): Promise<unknown> => {
+  const handlePolicyData = async (req: IncomingMessage): Promise<SignedPolicyDataReply> => {
     const body = await authenticated(req, TASK_PATHS.policyData);
-    const task = parseWithSchema(intentTaskSchema, (body as { task?: unknown }).task) as IntentTask;
-    return opts.policyData.run(task);
+    const assignment = parseWithSchema(taskAssignmentSchema, (body as { task?: unknown }).task) as TaskAssignment;
+    const { task } = await resolveTask(assignment, opts.policies, Date.now());
+    const { outputs } = await opts.policyData.run(task);
+    const signature = signMessage(opts.key.secretKey, hexToBytes(policyDataReportDigest(task.taskId, outputs)));
+    return { outputs, signature: bytesToHex(signature) };
   };
 
-  const handleSign = async (req: IncomingMessage): Promise<unknown> => {
+  const handleSign = async (req: IncomingMessage): Promise<SignReply> => {
     const request = parseWithSchema(signRequestSchema, await authenticated(req, TASK_PATHS.sign));
-    const task = request.task as IntentTask;
-    return signTask(opts.key.secretKey, policies.get(task), task, request.policyData);
+    const { task, policy } = await resolveTask(request.task as TaskAssignment, opts.policies, Date.now());
+    // The snapshot the verdict is signed under must be this node's registry at a sealed block.
+    const registry = await opts.registry.snapshot(task.registry, task.registryBlock);
+    // The data the policy sees is what the signed reports say, by the chain's stakes: never a value the gateway chose.
+    checkPolicyDataReportGroups(task.taskId, request.reports, registry);
+    const policyData =
+      task.policyData.length === 0 ? {} : consensusFromReports(task.policyData, request.reports, registry, policyDataToleranceBps(task.params));
+    return signTask(opts.key.secretKey, policy, task, policyData, await opts.policyData.kinds(task));
   };
 
   return createServer((req, res) => {

@@ -10,6 +10,9 @@
  * "keys from bytes": the 100 48-byte compressed keys are decompressed and subgroup-checked on each
  * call, then summed, then one signature check (signature decoded and subgroup-checked, hash to G2,
  * pairing). "cached keys": decoded keys are summed, then the same signature check.
+ * "verifyAttestation": the whole check the gateway's verify endpoint runs on a 100-signer
+ * attestation (schema, intent hash, digest, signer set, stakes, quorum, aggregate signature), with
+ * the isolate's cached WebAssembly verifier (getWasmBlsVerifier) or @noble/curves.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
@@ -19,7 +22,26 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as blst from '@chainsafe/blst';
-import { aggregatePublicKeys, aggregateSignatures, decodePublicKey, generateKeyPair, signMessage, verifySignature } from '../../core/attestation';
+import { bytesToHex, hexToBytes, type Hex } from 'viem';
+import {
+  admitOperator,
+  aggregatePublicKeys,
+  aggregateSignatures,
+  assembleAttestation,
+  createProofOfPossession,
+  decodePublicKey,
+  emptyRegistry,
+  generateKeyPair,
+  requestDigest,
+  signMessage,
+  verifyAttestation,
+  verifySignature,
+  type Attestation,
+  type AttestationRequest,
+  type BlsKeyPair,
+  type OperatorRegistry,
+} from '../../core/attestation';
+import { createCachedBlsVerifier } from '../../bls-wasm';
 import { loadWasmBls } from '../../bls-wasm/node';
 import type { BenchCase, BenchReply, BenchRequest } from './worker';
 
@@ -27,7 +49,7 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SIGNERS = 100;
 const TARGET_RATIO = 5;
 
-type Row = 'single' | 'aggBytes' | 'aggCached' | 'decompress';
+type Row = 'single' | 'aggBytes' | 'aggCached' | 'decompress' | 'attestation';
 type Column = 'native' | 'nobleNode' | 'wasmNode' | 'nobleWorkerd' | 'wasmWorkerd';
 type Results = Partial<Record<Column, Partial<Record<Row, number[]>>>>;
 
@@ -36,6 +58,7 @@ const ROWS: [Row, string][] = [
   ['aggBytes', `${SIGNERS}-signer aggregate, keys from bytes`],
   ['aggCached', `${SIGNERS}-signer aggregate, cached keys`],
   ['decompress', `decompress + check ${SIGNERS} keys (cache fill)`],
+  ['attestation', `verifyAttestation, ${SIGNERS} signers (keys cached)`],
 ];
 const COLUMNS: [Column, string][] = [
   ['native', 'native blst'],
@@ -141,6 +164,48 @@ function stopWorker(child: ChildProcess): void {
   }
 }
 
+const POLICY_THRESHOLD_BPS = 6700;
+const NOW = 1_800_000_000;
+
+/** A 100-signer intent attestation (every key signed) and its registry snapshot: what the gateway's verify endpoint checks. */
+function benchAttestation(keys: readonly BlsKeyPair[]): { attestation: Attestation; registry: OperatorRegistry } {
+  const registryAddress = '0x00000000000000000000000000000000000000e9';
+  let registry = emptyRegistry(registryAddress, 1);
+  keys.forEach((key, i) => {
+    registry = admitOperator(registry, {
+      id: `op-${i}`,
+      blsPublicKey: bytesToHex(key.publicKey),
+      proofOfPossession: bytesToHex(createProofOfPossession(key.secretKey)),
+      stake: 1n,
+    });
+  });
+  const request: AttestationRequest = {
+    taskId: `0x${'0a'.repeat(32)}`,
+    policyId: `0x${'0b'.repeat(32)}`,
+    policyClient: '0x00000000000000000000000000000000000000c1',
+    chainId: 31337,
+    intent: {
+      from: '0x1111111111111111111111111111111111111111',
+      to: '0x2222222222222222222222222222222222222222',
+      value: '1000',
+      data: '0x',
+      chainId: 31337,
+    },
+    allowed: true,
+    reasons: [],
+    policyDataHash: `0x${'00'.repeat(32)}`,
+    expiration: NOW + 3600,
+    thresholdBps: POLICY_THRESHOLD_BPS,
+    registry: registryAddress,
+    registryBlock: 1,
+  };
+  const digest = requestDigest(request);
+  const signatures = keys.map((key, i) => ({ operatorId: `op-${i}`, signature: bytesToHex(signMessage(key.secretKey, hexToBytes(digest))) as Hex }));
+  // Stakes as strings: the snapshot travels to the bench Worker as JSON.
+  const attestation = assembleAttestation(request, signatures, registry);
+  return { attestation, registry: { ...registry, operators: registry.operators.map((o) => ({ ...o, stake: String(o.stake) })) } };
+}
+
 /** Runs the benchmark and prints the table; returns the results (ms per call samples). */
 export async function benchBlsWasm(iterations = 30): Promise<Results> {
   const n = Math.max(5, iterations);
@@ -149,6 +214,8 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
   const signatures = keys.map((k) => signMessage(k.secretKey, message));
   const aggregate = aggregateSignatures(signatures);
   const pkBytes = keys.map((k) => k.publicKey);
+  const { attestation, registry } = benchAttestation(keys);
+  const attestationOptions = { now: BigInt(NOW), policyThresholdBps: POLICY_THRESHOLD_BPS };
   const r: Results = {};
 
   // Native blst: validation flags on, as in the other paths (keys: subgroup + not infinity; signatures: subgroup + not infinity).
@@ -176,11 +243,14 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
     const aggCached = (): boolean => verifySignature(aggregatePublicKeys(points), message, aggregate);
     check(single() && aggBytes() && aggCached(), 'noble');
     const runs = Math.max(5, Math.min(n, 15));
+    const attestationCheck = (): boolean => verifyAttestation(attestation, registry, attestationOptions).valid;
+    check(attestationCheck(), 'noble verifyAttestation');
     r.nobleNode = {
       single: time(single, runs, 1, 2),
       aggBytes: time(aggBytes, runs, 1, 2),
       aggCached: time(aggCached, runs, 1, 2),
       decompress: time(() => pkBytes.map(decodePublicKey), runs, 1, 2),
+      attestation: time(attestationCheck, runs, 1, 2),
     };
   }
 
@@ -192,11 +262,15 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
     const aggBytes = (): boolean => bls.verifyAggregate(pkBytes, message, aggregate);
     const aggCached = (): boolean => bls.verifyAggregate(handles, message, aggregate);
     check(single() && aggBytes() && aggCached(), 'bls-wasm (Node)');
+    const verifier = createCachedBlsVerifier(bls);
+    const attestationCheck = (): boolean => verifyAttestation(attestation, registry, { ...attestationOptions, verifier }).valid;
+    check(attestationCheck(), 'wasm verifyAttestation');
     r.wasmNode = {
       single: time(single, n, 1, 5),
       aggBytes: time(aggBytes, n, 1, 3),
       aggCached: time(aggCached, n, 1, 5),
       decompress: time(() => pkBytes.map((b) => bls.deserializePublicKey(b)), n, 1, 3),
+      attestation: time(attestationCheck, n, 1, 5),
     };
   }
 
@@ -213,6 +287,10 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
         message: toHex(message),
         signature: toHex(signatures[0]!),
         aggregate: toHex(aggregate),
+        attestation,
+        registry,
+        policyThresholdBps: POLICY_THRESHOLD_BPS,
+        now: NOW,
         cases,
       };
       const t0 = performance.now();
@@ -232,6 +310,7 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
       { name: 'wasm.aggregate.bytes', samples: s, batch: 3, warmup: 2 },
       { name: 'wasm.deserialize.all', samples: s, batch: 3, warmup: 2 },
       { name: 'wasm.instantiate', samples: 5, batch: 5, warmup: 1 },
+      { name: 'wasm.attestation', samples: s, batch: 5, warmup: 3 },
     ]);
     warmInstantiateMs = percentile(wasm.samples['wasm.instantiate']!, 50);
     const noble = await post([
@@ -239,18 +318,21 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
       { name: 'noble.aggregate.cached', samples: Math.min(s, 10), batch: 2, warmup: 2 },
       { name: 'noble.aggregate.bytes', samples: Math.min(s, 8), batch: 1, warmup: 1 },
       { name: 'noble.deserialize.all', samples: Math.min(s, 8), batch: 1, warmup: 1 },
+      { name: 'noble.attestation', samples: Math.min(s, 8), batch: 1, warmup: 1 },
     ]);
     r.wasmWorkerd = {
       single: wasm.samples['wasm.verify'],
       aggCached: wasm.samples['wasm.aggregate.cached'],
       aggBytes: wasm.samples['wasm.aggregate.bytes'],
       decompress: wasm.samples['wasm.deserialize.all'],
+      attestation: wasm.samples['wasm.attestation'],
     };
     r.nobleWorkerd = {
       single: noble.samples['noble.verify'],
       aggCached: noble.samples['noble.aggregate.cached'],
       aggBytes: noble.samples['noble.aggregate.bytes'],
       decompress: noble.samples['noble.deserialize.all'],
+      attestation: noble.samples['noble.attestation'],
     };
   } finally {
     stopWorker(child);
@@ -295,6 +377,14 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
       `  by minima: ${min('wasmWorkerd', 'aggCached').toFixed(2)} / ${min('native', 'aggBytes').toFixed(2)} ms = ` +
         `${(min('wasmWorkerd', 'aggCached') / min('native', 'aggBytes')).toFixed(2)}×; against native with cached keys too: ` +
         `p50 ${(target / nativeAggCached).toFixed(1)}×, minima ${(min('wasmWorkerd', 'aggCached') / min('native', 'aggCached')).toFixed(1)}×\n`,
+    );
+  }
+  const endpoint = p50('wasmWorkerd', 'attestation');
+  if (endpoint !== undefined && nativeAgg !== undefined) {
+    out.write(
+      `the gateway's check (verifyAttestation: schema, digest, quorum, ${SIGNERS}-signer aggregate on cached keys, wasm, in workerd) ` +
+        `${endpoint.toFixed(2)} ms = ${(endpoint / nativeAgg).toFixed(2)}× native blst's ${SIGNERS}-signer aggregate; ` +
+        `with @noble/curves in workerd ${p50('nobleWorkerd', 'attestation')?.toFixed(1) ?? '—'} ms\n`,
     );
   }
   out.write(

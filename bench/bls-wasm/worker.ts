@@ -1,7 +1,9 @@
-import { blsWasmModule, getWasmBls } from '../../bls-wasm/worker';
+import { blsWasmModule, getWasmBls, getWasmBlsVerifier } from '../../bls-wasm/worker';
 import { createWasmBls, type PublicKeyHandle } from '../../bls-wasm';
 import { decodePublicKey, type G1Point } from '../../core/attestation/bls-keys';
 import { aggregatePublicKeys, verifySignature } from '../../core/attestation/bls-signatures';
+import type { OperatorRegistry } from '../../core/attestation/operator-registry';
+import { verifyAttestation } from '../../core/attestation/verify-attestation';
 
 // A bench-only Worker (bench/bls-wasm/run.ts): BLS verification inside workerd, the WebAssembly path
 // (bls-wasm) and the pure-JS path the gateway uses today (core/attestation, @noble/curves), on the
@@ -20,6 +22,11 @@ export interface BenchRequest {
   message: string;
   signature: string; // by publicKeys[0]
   aggregate: string; // by all of publicKeys
+  /** An attestation signed by all of publicKeys, its registry snapshot and its policy's quorum. */
+  attestation: unknown;
+  registry: OperatorRegistry;
+  policyThresholdBps: number;
+  now: number;
   cases: BenchCase[];
 }
 
@@ -48,6 +55,9 @@ export default {
     const expect = (ok: boolean, what: string): void => {
       if (!ok) throw new Error(`${what} did not verify`);
     };
+    // The gateway's own path (POST /v1/attestations/verify): verifyAttestation with the isolate's cached WebAssembly verifier.
+    const wasmVerifier = await getWasmBlsVerifier();
+    const attestationOptions = { now: BigInt(req.now), policyThresholdBps: req.policyThresholdBps };
 
     const work: Record<string, () => unknown> = {
       'wasm.verify': () => expect(bls.verify(keys[0]!, message, signature), 'wasm.verify'),
@@ -59,6 +69,9 @@ export default {
       'noble.aggregate.bytes': () => expect(verifySignature(aggregatePublicKeys(keys), message, aggregate), 'noble.aggregate.bytes'),
       'noble.deserialize.all': () => keys.map(decodePublicKey),
       'noble.aggregate.cached': () => expect(verifySignature(aggregatePublicKeys(points), message, aggregate), 'noble.aggregate.cached'),
+      'wasm.attestation': () =>
+        expect(verifyAttestation(req.attestation, req.registry, { ...attestationOptions, verifier: wasmVerifier }).valid, 'wasm.attestation'),
+      'noble.attestation': () => expect(verifyAttestation(req.attestation, req.registry, attestationOptions).valid, 'noble.attestation'),
     };
     const samples: Record<string, number[]> = {};
     for (const c of req.cases) {

@@ -2,10 +2,10 @@
 import { bytesToHex, hexToBytes, isHex, type Address, type Hex } from 'viem';
 import type { Attestation } from './attestation';
 import { computeAttestationDigest } from './attestation-digest';
-import { aggregateSignatures, verifySignature } from './bls-signatures';
+import { nobleBlsVerifier, type BlsVerifier } from './bls-verifier';
 import { OperatorRegistryError } from './errors';
 import { computeIntentHash, type Intent } from './intent-hash';
-import { activeOperators, operatorPublicKey, parseStake, type OperatorRegistry } from './operator-registry';
+import { activeOperators, parseStake, sameSnapshot, type OperatorRegistry } from './operator-registry';
 
 /** The verdict and task fields every operator signs. */
 export type AttestationRequest = {
@@ -19,26 +19,63 @@ export type AttestationRequest = {
   policyDataHash: Hex;
   expiration: number;
   thresholdBps: number;
+  registry: Address;
+  registryBlock: number;
 };
 
 /** One operator's 96-byte compressed signature over the attestation digest. */
 export type OperatorSignature = { operatorId: string; signature: Hex };
 
+/** The digest operators sign for a request. */
+export function requestDigest(request: AttestationRequest): Hex {
+  return computeAttestationDigest({ ...request, intentHash: computeIntentHash(request.intent) });
+}
+
 /**
- * Checks each operator signature against its registered key and aggregates them. Quorum is
- * not enforced here (use meetsQuorum on the result) so callers can accumulate incrementally.
+ * Checks each operator signature against its key in the registry snapshot the request names, then
+ * aggregates them. Quorum is not enforced here (use meetsQuorum on the result) so callers can
+ * accumulate incrementally.
  */
-export function assembleAttestation(request: AttestationRequest, signatures: readonly OperatorSignature[], registry: OperatorRegistry): Attestation {
-  const intentHash = computeIntentHash(request.intent);
-  const digest = computeAttestationDigest({ ...request, intentHash });
-  const active = activeOperators(registry);
+export function assembleAttestation(
+  request: AttestationRequest,
+  signatures: readonly OperatorSignature[],
+  registry: OperatorRegistry,
+  verifier: BlsVerifier = nobleBlsVerifier,
+): Attestation {
+  const digest = hexToBytes(requestDigest(request));
+  const members = new Map(activeOperators(registry).map((operator) => [operator.id, operator]));
+  for (const { operatorId, signature } of signatures) {
+    const operator = members.get(operatorId);
+    if (operator === undefined) continue; // aggregateVerifiedSignatures names it
+    const bytes = isHex(signature) ? hexToBytes(signature) : new Uint8Array(0);
+    if (!verifier.verifyAggregate([operator.blsPublicKey], digest, bytes)) {
+      throw new OperatorRegistryError('invalid_operator_signature', `bad signature from operator ${operatorId}`);
+    }
+  }
+  return aggregateVerifiedSignatures(request, signatures, registry, verifier);
+}
+
+/**
+ * Aggregates signatures that were each verified over the request's digest already (what a task's
+ * tally holds): signers and non-signers in registry order, stakes from the snapshot.
+ */
+export function aggregateVerifiedSignatures(
+  request: AttestationRequest,
+  signatures: readonly OperatorSignature[],
+  registry: OperatorRegistry,
+  verifier: BlsVerifier = nobleBlsVerifier,
+): Attestation {
+  if (!sameSnapshot(registry, { address: request.registry, blockNumber: request.registryBlock })) {
+    throw new OperatorRegistryError('registry_mismatch', 'the registry snapshot is not the one the request names');
+  }
   const byId = new Map(signatures.map((s) => [s.operatorId, s.signature]));
   if (byId.size !== signatures.length) {
     throw new OperatorRegistryError('duplicate_operator', 'an operator signed more than once');
   }
+  const members = activeOperators(registry);
   for (const id of byId.keys()) {
-    if (!active.some((operator) => operator.id === id)) {
-      throw new OperatorRegistryError('unknown_operator', `operator ${id} is not an active operator`);
+    if (!members.some((operator) => operator.id === id)) {
+      throw new OperatorRegistryError('unknown_operator', `operator ${id} is not a member of the registry snapshot`);
     }
   }
   const signers: string[] = [];
@@ -46,21 +83,16 @@ export function assembleAttestation(request: AttestationRequest, signatures: rea
   const parts: Uint8Array[] = [];
   let signedStake = 0n;
   let totalStake = 0n;
-  for (const operator of active) {
-    const stake = parseStake(operator.stake);
-    if (stake === undefined) throw new OperatorRegistryError('invalid_stake', `invalid stake for ${operator.id}`);
+  for (const operator of members) {
+    const stake = parseStake(operator.stake)!;
     totalStake += stake;
     const signature = byId.get(operator.id);
     if (signature === undefined) {
       nonSigners.push(operator.id);
       continue;
     }
-    const bytes = isHex(signature) ? hexToBytes(signature) : new Uint8Array(0);
-    if (!verifySignature(operatorPublicKey(operator), hexToBytes(digest), bytes)) {
-      throw new OperatorRegistryError('invalid_operator_signature', `bad signature from operator ${operator.id}`);
-    }
     signers.push(operator.id);
-    parts.push(bytes);
+    parts.push(hexToBytes(signature));
     signedStake += stake;
   }
   return {
@@ -69,17 +101,19 @@ export function assembleAttestation(request: AttestationRequest, signatures: rea
     policyClient: request.policyClient,
     chainId: request.chainId,
     intent: request.intent,
-    intentHash,
+    intentHash: computeIntentHash(request.intent),
     allowed: request.allowed,
     reasons: request.reasons,
     policyDataHash: request.policyDataHash,
     expiration: request.expiration,
-    digest,
-    aggregateSignature: bytesToHex(aggregateSignatures(parts)),
+    digest: requestDigest(request),
+    aggregateSignature: bytesToHex(verifier.aggregateSignatures(parts)),
     signers,
     nonSigners,
     signedStake: signedStake.toString(),
     totalStake: totalStake.toString(),
     thresholdBps: request.thresholdBps,
+    registry: request.registry,
+    registryBlock: request.registryBlock,
   };
 }

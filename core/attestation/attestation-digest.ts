@@ -2,6 +2,9 @@
 import { encodeAbiParameters, keccak256, stringToBytes, type Address, type Hex } from 'viem';
 import { canonicalJson } from '../canonical-json';
 
+/** Leads every intent attestation digest: names the kind and its version (v2 signs the quorum and the registry snapshot). */
+export const INTENT_ATTESTATION_TYPEHASH: Hex = keccak256(stringToBytes('Proofgate.IntentAttestation.v2'));
+
 /** The signed fields of an attestation, in digest order. */
 export type DigestFields = {
   taskId: Hex;
@@ -12,16 +15,24 @@ export type DigestFields = {
   allowed: boolean;
   policyDataHash: Hex;
   expiration: number;
+  /** The policy's quorum: signed, so nobody can judge the attestation under a lower one. */
+  thresholdBps: number;
+  /** The OperatorRegistry contract and the block whose stakes and keys the attestation is judged by. */
+  registry: Address;
+  registryBlock: number;
 };
 
 /**
- * keccak256(abi.encode(bytes32 taskId, bytes32 policyId, address policyClient, uint256 chainId,
- * bytes32 intentHash, bool allowed, bytes32 policyDataHash, uint64 expiration)).
+ * keccak256(abi.encode(bytes32 INTENT_ATTESTATION_TYPEHASH, bytes32 taskId, bytes32 policyId,
+ * address policyClient, uint256 chainId, bytes32 intentHash, bool allowed, bytes32 policyDataHash,
+ * uint64 expiration, uint16 thresholdBps, address registry, uint64 registryBlock)), exactly as
+ * AttestationValidator.digestOf.
  */
 export function computeAttestationDigest(fields: DigestFields): Hex {
   return keccak256(
     encodeAbiParameters(
       [
+        { type: 'bytes32' },
         { type: 'bytes32' },
         { type: 'bytes32' },
         { type: 'address' },
@@ -30,8 +41,12 @@ export function computeAttestationDigest(fields: DigestFields): Hex {
         { type: 'bool' },
         { type: 'bytes32' },
         { type: 'uint64' },
+        { type: 'uint16' },
+        { type: 'address' },
+        { type: 'uint64' },
       ],
       [
+        INTENT_ATTESTATION_TYPEHASH,
         fields.taskId,
         fields.policyId,
         fields.policyClient,
@@ -40,6 +55,9 @@ export function computeAttestationDigest(fields: DigestFields): Hex {
         fields.allowed,
         fields.policyDataHash,
         BigInt(fields.expiration),
+        fields.thresholdBps,
+        fields.registry,
+        BigInt(fields.registryBlock),
       ],
     ),
   );

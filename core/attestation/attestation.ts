@@ -42,7 +42,12 @@ export const attestationSchema = z
     nonSigners: z.array(operatorId),
     signedStake: uint256Decimal,
     totalStake: uint256Decimal,
+    /** The policy's quorum in basis points of total stake; signed, and checked against the policy by every verifier. */
     thresholdBps: z.number().int().min(1).max(10_000),
+    /** The OperatorRegistry contract whose snapshot judges this attestation (signed). */
+    registry: address,
+    /** The block of that snapshot: keys and stakes as they stood at its end (signed). */
+    registryBlock: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   })
   .strict();
 

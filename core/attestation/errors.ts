@@ -11,7 +11,8 @@ export type AttestationErrorCode =
   | 'duplicate_operator'
   | 'invalid_operator_signature'
   | 'unknown_operator'
-  | 'invalid_stake';
+  | 'invalid_stake'
+  | 'registry_mismatch';
 
 /** Base class of every error thrown by core/attestation; `code` is stable, `message` is not. */
 export class AttestationError extends ProofgateError {

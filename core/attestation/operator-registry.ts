@@ -1,20 +1,29 @@
-/** The operator registry as the verifier sees it, and admission gated by a proof of possession. */
-import { bytesToHex, hexToBytes, isHex, type Hex } from 'viem';
-import { decodePublicKey, verifyProofOfPossession, type G1Point } from './bls-keys';
-import { BlsKeyError, OperatorRegistryError } from './errors';
+/**
+ * The operator registry as a verifier sees it: one snapshot of the OperatorRegistry contract (its
+ * address and a block) with the operators' keys and stakes at that block, and admission gated by a
+ * proof of possession.
+ */
+import { bytesToHex, hexToBytes, isHex, type Address, type Hex } from 'viem';
+import { verifyProofOfPossession } from './bls-keys';
+import { OperatorRegistryError } from './errors';
 
-/** A registered operator; only `status: 'active'` operators count for signing and total stake. */
+/** An operator in a snapshot. Only operators with a positive stake are members: zero stake never counts. */
 export type RegisteredOperator = {
   id: string;
   /** 48-byte compressed G1 public key, admitted with a proof of possession. */
   blsPublicKey: Hex;
-  /** Stake weight: bigint, a decimal string (JSON) or a safe integer (SQLite). */
+  /** Stake weight: bigint, a decimal string (JSON) or a safe integer. */
   stake: bigint | string | number;
-  status: string;
 };
 
-/** The set of operators an attestation is checked against. */
-export type OperatorRegistry = { operators: readonly RegisteredOperator[] };
+/** The registry an attestation is judged by: which contract, at which block, and its operators then. */
+export type OperatorRegistry = {
+  /** The OperatorRegistry contract. */
+  address: Address;
+  /** The block at whose end the keys and stakes are taken. */
+  blockNumber: number;
+  operators: readonly RegisteredOperator[];
+};
 
 /** A registration request: the operator's key together with its proof of possession. */
 export type OperatorCandidate = {
@@ -24,9 +33,14 @@ export type OperatorCandidate = {
   stake: bigint | string | number;
 };
 
+/** A snapshot without operators (admitOperator adds them). */
+export function emptyRegistry(address: Address, blockNumber: number): OperatorRegistry {
+  return { address, blockNumber, operators: [] };
+}
+
 /**
- * Returns a registry with `candidate` added as active, after checking its proof of possession;
- * without that check a crafted key (g^a - pk_victim) would let one party forge aggregates.
+ * Returns a registry with `candidate` added, after checking its proof of possession; without that
+ * check a crafted key (g^a - pk_victim) would let one party forge aggregates.
  */
 export function admitOperator(registry: OperatorRegistry, candidate: OperatorCandidate): OperatorRegistry {
   const stake = parseStake(candidate.stake);
@@ -44,13 +58,17 @@ export function admitOperator(registry: OperatorRegistry, candidate: OperatorCan
       throw new OperatorRegistryError('duplicate_operator', `operator ${candidate.id} or its key is already registered`);
     }
   }
-  const admitted: RegisteredOperator = { id: candidate.id, blsPublicKey: normalizedKey, stake, status: 'active' };
-  return { operators: [...registry.operators, admitted] };
+  return { ...registry, operators: [...registry.operators, { id: candidate.id, blsPublicKey: normalizedKey, stake }] };
 }
 
-/** Active operators in registry order. */
-export function activeOperators(registry: OperatorRegistry): RegisteredOperator[] {
-  return registry.operators.filter((operator) => operator.status === 'active');
+/** The members of a snapshot (positive stake), in registry order. */
+export function activeOperators(registry: Pick<OperatorRegistry, 'operators'>): RegisteredOperator[] {
+  return registry.operators.filter((operator) => (parseStake(operator.stake) ?? 0n) > 0n);
+}
+
+/** The members' total stake (what quorums are a share of). */
+export function registryTotalStake(registry: Pick<OperatorRegistry, 'operators'>): bigint {
+  return activeOperators(registry).reduce((sum, operator) => sum + parseStake(operator.stake)!, 0n);
 }
 
 /** Parses a stake into a non-negative bigint, or undefined when it is not one. */
@@ -60,10 +78,7 @@ export function parseStake(stake: bigint | string | number): bigint | undefined 
   return /^(0|[1-9][0-9]*)$/.test(stake) ? BigInt(stake) : undefined;
 }
 
-/** Decodes an operator's registered key (validated: canonical, in subgroup, not identity). */
-export function operatorPublicKey(operator: RegisteredOperator): G1Point {
-  if (!isHex(operator.blsPublicKey)) {
-    throw new BlsKeyError('invalid_public_key', `operator ${operator.id} key is not hex`);
-  }
-  return decodePublicKey(hexToBytes(operator.blsPublicKey));
+/** True when both name the same snapshot (contract address in any case, same block). */
+export function sameSnapshot(a: { address: Address; blockNumber: number }, b: { address: Address; blockNumber: number }): boolean {
+  return a.address.toLowerCase() === b.address.toLowerCase() && a.blockNumber === b.blockNumber;
 }

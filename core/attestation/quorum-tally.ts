@@ -1,19 +1,19 @@
 /**
  * Phase 2 of a task: count operators' signed verdicts towards a stake-weighted quorum. Every
- * signature is verified against the signer's registered key before it counts; duplicates and
- * operators outside the task's registry snapshot are ignored; answers are grouped by digest, so
+ * signature is verified against the signer's key in the task's registry snapshot before it counts;
+ * duplicates, non-members and zero-stake operators are ignored; answers are grouped by digest, so
  * only operators that signed the very same verdict add up.
  */
 import { hexToBytes, type Address, type Hex } from 'viem';
-import { assembleAttestation } from './assemble-attestation';
+import { aggregateVerifiedSignatures } from './assemble-attestation';
 import type { Attestation } from './attestation';
 import { computeAttestationDigest } from './attestation-digest';
-import { verifySignature } from './bls-signatures';
+import { nobleBlsVerifier, type BlsVerifier } from './bls-verifier';
 import { computeIntentHash, type Intent } from './intent-hash';
-import { parseStake, type RegisteredOperator } from './operator-registry';
+import { activeOperators, parseStake, registryTotalStake, type OperatorRegistry } from './operator-registry';
 import { meetsQuorum } from './quorum';
 
-/** The fields of a task that its verdicts are signed over (what core/operator-protocol's IntentTask carries). */
+/** The fields of a task that its verdicts are signed over (what core/operator-protocol's TaskAssignment carries). */
 export interface TallyTask {
   taskId: Hex;
   policyId: Hex;
@@ -21,6 +21,9 @@ export interface TallyTask {
   chainId: number;
   intent: Intent;
   expiration: number;
+  thresholdBps: number;
+  registry: Address;
+  registryBlock: number;
 }
 
 /** One operator's signed verdict (what a signer node answers in phase 2). */
@@ -47,9 +50,8 @@ export type TallyRejection = 'unknown_operator' | 'duplicate_signer' | 'policy_d
 /** The tally of one task's phase 2. */
 export interface SignatureTally {
   task: TallyTask;
-  /** The task's registry snapshot: active operators when the task was created. */
-  operators: RegisteredOperator[];
-  thresholdBps: number;
+  /** The task's registry snapshot (task.registry at task.registryBlock). */
+  registry: OperatorRegistry;
   policyDataHash: Hex;
   counted: CountedSignature[];
 }
@@ -65,6 +67,9 @@ export function expectedDigest(task: TallyTask, policyDataHash: Hex, allowed: bo
     allowed,
     policyDataHash,
     expiration: task.expiration,
+    thresholdBps: task.thresholdBps,
+    registry: task.registry,
+    registryBlock: task.registryBlock,
   });
 }
 
@@ -72,30 +77,30 @@ export function expectedDigest(task: TallyTask, policyDataHash: Hex, allowed: bo
  * Verifies and counts one operator's answer. Returns the rejection when it does not count, or
  * null when it was added to `tally.counted` (the tally is updated in place).
  */
-export function countSignature(tally: SignatureTally, operatorId: string, reply: SignedVerdict): TallyRejection | null {
-  const operator = tally.operators.find((o) => o.id === operatorId);
+export function countSignature(
+  tally: SignatureTally,
+  operatorId: string,
+  reply: SignedVerdict,
+  verifier: BlsVerifier = nobleBlsVerifier,
+): TallyRejection | null {
+  const operator = activeOperators(tally.registry).find((o) => o.id === operatorId);
   if (!operator) return 'unknown_operator';
   if (tally.counted.some((c) => c.operatorId === operatorId)) return 'duplicate_signer';
   if (reply.policyDataHash.toLowerCase() !== tally.policyDataHash.toLowerCase()) return 'policy_data_hash_mismatch';
   const digest = expectedDigest(tally.task, tally.policyDataHash, reply.allowed);
   if (reply.digest.toLowerCase() !== digest) return 'digest_mismatch';
-  if (!verifySignature(hexToBytes(operator.blsPublicKey), hexToBytes(digest), hexToBytes(reply.signature))) return 'invalid_signature';
+  if (!verifier.verifyAggregate([operator.blsPublicKey], hexToBytes(digest), hexToBytes(reply.signature))) return 'invalid_signature';
   tally.counted.push({ operatorId, digest, allowed: reply.allowed, reasons: reply.reasons, signature: reply.signature });
   return null;
 }
 
-/** Total stake of the snapshot. */
-export function totalStake(operators: readonly RegisteredOperator[]): bigint {
-  return operators.reduce((sum, o) => sum + (parseStake(o.stake) ?? 0n), 0n);
-}
-
 /** Signed stake per digest, largest first. */
-export function stakeByDigest(tally: SignatureTally): { digest: Hex; stake: bigint; signers: string[] }[] {
+export function stakeByDigest(tally: Pick<SignatureTally, 'registry' | 'counted'>): { digest: Hex; stake: bigint; signers: string[] }[] {
+  const stakes = new Map(activeOperators(tally.registry).map((o) => [o.id, parseStake(o.stake)!]));
   const groups = new Map<Hex, { digest: Hex; stake: bigint; signers: string[] }>();
   for (const c of tally.counted) {
-    const stake = parseStake(tally.operators.find((o) => o.id === c.operatorId)!.stake) ?? 0n;
     const group = groups.get(c.digest) ?? { digest: c.digest, stake: 0n, signers: [] };
-    group.stake += stake;
+    group.stake += stakes.get(c.operatorId) ?? 0n;
     group.signers.push(c.operatorId);
     groups.set(c.digest, group);
   }
@@ -103,16 +108,16 @@ export function stakeByDigest(tally: SignatureTally): { digest: Hex; stake: bigi
 }
 
 /**
- * The attestation when one digest's signers hold the quorum (signedStake * 10000 >= totalStake *
- * thresholdBps), aggregated over exactly those signers; null while no group does.
+ * The attestation when one digest's signers hold the policy's quorum (signedStake * 10000 >=
+ * totalStake * thresholdBps, with positive stakes), aggregated over exactly those signers; null
+ * while no group does.
  */
-export function attestationIfQuorum(tally: SignatureTally): Attestation | null {
-  const total = totalStake(tally.operators);
+export function attestationIfQuorum(tally: SignatureTally, verifier: BlsVerifier = nobleBlsVerifier): Attestation | null {
   const leader = stakeByDigest(tally)[0];
-  if (!leader || !meetsQuorum(leader.stake, total, tally.thresholdBps)) return null;
+  if (!leader || !meetsQuorum(leader.stake, registryTotalStake(tally.registry), tally.task.thresholdBps)) return null;
   const signed = tally.counted.filter((c) => c.digest === leader.digest);
   const { task } = tally;
-  return assembleAttestation(
+  return aggregateVerifiedSignatures(
     {
       taskId: task.taskId,
       policyId: task.policyId,
@@ -123,9 +128,12 @@ export function attestationIfQuorum(tally: SignatureTally): Attestation | null {
       reasons: signed[0]!.reasons,
       policyDataHash: tally.policyDataHash,
       expiration: task.expiration,
-      thresholdBps: tally.thresholdBps,
+      thresholdBps: task.thresholdBps,
+      registry: task.registry,
+      registryBlock: task.registryBlock,
     },
     signed.map((c) => ({ operatorId: c.operatorId, signature: c.signature })),
-    { operators: tally.operators },
+    tally.registry,
+    verifier,
   );
 }

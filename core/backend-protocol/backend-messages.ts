@@ -7,6 +7,18 @@ export const BACKEND_PATHS = {
   run: '/v1/run',
 } as const;
 
+/** Headers on every `/v1/run` answer (and refusal) by which a backend reports its load to the gateway. */
+export const BACKEND_LOAD_HEADERS = {
+  /** Calls waiting in the backend's queue. */
+  queueDepth: 'proofgate-queue-depth',
+  /** How many calls the queue holds before the backend refuses with 503. */
+  queueCapacity: 'proofgate-queue-capacity',
+  /** "1" while the backend drains. */
+  draining: 'proofgate-draining',
+  /** Calls that shared this call's onnxruntime run (dynamic batching). */
+  batchSize: 'proofgate-batch-size',
+} as const;
+
 /** EIP-712 types of what a backend signs towards the gateway: its registration and heartbeats. */
 export const BACKEND_MESSAGE_TYPES = {
   BackendRegistration: [
@@ -19,6 +31,13 @@ export const BACKEND_MESSAGE_TYPES = {
   BackendHeartbeat: [
     { name: 'backend', type: 'address' },
     { name: 'inFlight', type: 'uint32' },
+    { name: 'queueDepth', type: 'uint32' },
+    { name: 'queueCapacity', type: 'uint32' },
+    { name: 'draining', type: 'bool' },
+    { name: 'issuedAt', type: 'uint64' },
+  ],
+  BackendDeparture: [
+    { name: 'backend', type: 'address' },
     { name: 'issuedAt', type: 'uint64' },
   ],
 } as const;
@@ -32,10 +51,19 @@ export interface BackendRegistration {
   issuedAt: number;
 }
 
-/** A backend's liveness report. */
+/** A backend's liveness and load report; `draining` asks the pool to route it nothing new. */
 export interface BackendHeartbeat {
   backend: Address;
   inFlight: number;
+  queueDepth: number;
+  queueCapacity: number;
+  draining: boolean;
+  issuedAt: number;
+}
+
+/** A drained backend leaving the pool. */
+export interface BackendDeparture {
+  backend: Address;
   issuedAt: number;
 }
 
@@ -62,9 +90,19 @@ export function heartbeatTypedData(h: BackendHeartbeat) {
   } as const;
 }
 
-/** Recovers the signer of a registration or heartbeat; null when the signature is malformed. */
+/** Typed data of a departure for signing or recovery. */
+export function departureTypedData(d: BackendDeparture) {
+  return {
+    domain: RECEIPT_DOMAIN,
+    types: BACKEND_MESSAGE_TYPES,
+    primaryType: 'BackendDeparture',
+    message: { ...d, issuedAt: BigInt(d.issuedAt) },
+  } as const;
+}
+
+/** Recovers the signer of a registration, heartbeat or departure; null when the signature is malformed. */
 export async function recoverBackendSigner(
-  typedData: ReturnType<typeof registrationTypedData> | ReturnType<typeof heartbeatTypedData>,
+  typedData: ReturnType<typeof registrationTypedData> | ReturnType<typeof heartbeatTypedData> | ReturnType<typeof departureTypedData>,
   signature: Hex,
 ): Promise<Address | null> {
   try {

@@ -61,14 +61,19 @@ export async function deriveNodeAuthKey(gatewaySecret: string, nodeLabel: string
   return bytesToHex(new Uint8Array(mac));
 }
 
-/** Signs a gateway request with a node's auth key (hex HMAC-SHA256). */
-export async function signGatewayRequest(authKey: Hex, request: GatewayRequest): Promise<Hex> {
-  const key = await hmacKey(hexToBytes(authKey), 'sign');
+/** Imports a node's auth key once for signing many requests (the gateway keeps one per node). */
+export function importNodeAuthKey(authKey: Hex): Promise<CryptoKey> {
+  return hmacKey(hexToBytes(authKey), 'sign');
+}
+
+/** Signs a gateway request with a node's auth key (hex HMAC-SHA256), given as hex or as an imported key. */
+export async function signGatewayRequest(authKey: Hex | CryptoKey, request: GatewayRequest): Promise<Hex> {
+  const key = typeof authKey === 'string' ? await importNodeAuthKey(authKey) : authKey;
   return bytesToHex(new Uint8Array(await crypto.subtle.sign('HMAC', key, canonical(request))));
 }
 
 /** The headers that carry a signed gateway request. */
-export async function gatewayRequestHeaders(authKey: Hex, request: GatewayRequest): Promise<Record<string, string>> {
+export async function gatewayRequestHeaders(authKey: Hex | CryptoKey, request: GatewayRequest): Promise<Record<string, string>> {
   return {
     [GATEWAY_HEADERS.requestId]: request.requestId,
     [GATEWAY_HEADERS.subject]: request.subject,

@@ -32,8 +32,20 @@ export type Stage = { name: string; halt: boolean; run: (s: CompileState) => voi
 
 /** The compiler's stages, in the order they run. */
 export const STAGES: readonly Stage[] = [
-  { name: 'parseModules', halt: true, run: (s) => void (s.modules = parseModules(s.sources, s.problems)) },
-  { name: 'buildRuleTree', halt: true, run: (s) => void (s.tree = buildRuleTree(s.modules, s.problems)) },
+  {
+    name: 'parseModules',
+    halt: true,
+    run: (s) => {
+      s.modules = parseModules(s.sources, s.problems);
+    },
+  },
+  {
+    name: 'buildRuleTree',
+    halt: true,
+    run: (s) => {
+      s.tree = buildRuleTree(s.modules, s.problems);
+    },
+  },
   // Kind conflicts do not halt: resolution problems of the same modules are reported with them.
   { name: 'checkRuleKinds', halt: false, run: (s) => checkRuleKinds(tree(s).raw, s.problems) },
   {

@@ -56,10 +56,12 @@ function depsOfExpr(e: Expr, root: RuleNode, out: Set<RuleNode>): void {
   else if (b.kind === 'somein') terms.push(...(b.key ? [b.key] : []), b.value, b.coll);
   else if (b.kind === 'every') {
     terms.push(b.coll);
-    b.body.forEach((x) => depsOfExpr(x, root, out));
-  } else if (b.kind === 'body') b.body.forEach((x) => depsOfExpr(x, root, out));
+    for (const x of b.body) depsOfExpr(x, root, out);
+  } else if (b.kind === 'body') {
+    for (const x of b.body) depsOfExpr(x, root, out);
+  }
   for (const w of e.with) if (w.replacement?.kind === 'func') addNodes(root, w.replacement.path, out);
-  terms.forEach((t) => depsOfTerm(t, root, out));
+  for (const t of terms) depsOfTerm(t, root, out);
 }
 
 function depsOfTerm(t: Term, root: RuleNode, out: Set<RuleNode>): void {
@@ -73,34 +75,34 @@ function depsOfTerm(t: Term, root: RuleNode, out: Set<RuleNode>): void {
         }
         addNodes(root, path, out, path.length === t.path.length);
       } else depsOfTerm(t.head, root, out);
-      t.path.forEach((p) => depsOfTerm(p, root, out));
+      for (const p of t.path) depsOfTerm(p, root, out);
       break;
     case 'call':
       if (t.target?.kind === 'func') addNodes(root, t.target.path, out);
-      t.args.forEach((a) => depsOfTerm(a, root, out));
+      for (const a of t.args) depsOfTerm(a, root, out);
       break;
     case 'array':
     case 'set':
-      t.items.forEach((i) => depsOfTerm(i, root, out));
+      for (const i of t.items) depsOfTerm(i, root, out);
       break;
     case 'object':
-      t.entries.forEach(([k, v]) => {
+      for (const [k, v] of t.entries) {
         depsOfTerm(k, root, out);
         depsOfTerm(v, root, out);
-      });
+      }
       break;
     case 'arraycompr':
     case 'setcompr':
       depsOfTerm(t.head, root, out);
-      t.body.forEach((e) => depsOfExpr(e, root, out));
+      for (const e of t.body) depsOfExpr(e, root, out);
       break;
     case 'objectcompr':
       depsOfTerm(t.key, root, out);
       depsOfTerm(t.value, root, out);
-      t.body.forEach((e) => depsOfExpr(e, root, out));
+      for (const e of t.body) depsOfExpr(e, root, out);
       break;
     case 'template':
-      t.parts.forEach((p) => typeof p !== 'string' && depsOfExpr(p, root, out));
+      for (const p of t.parts) if (typeof p !== 'string') depsOfExpr(p, root, out);
       break;
   }
 }

@@ -49,7 +49,7 @@ export class Resolver {
     for (const e of body) {
       const d: string[] = [];
       declaredNames(e.body, d);
-      d.forEach((n) => declared.add(n));
+      for (const n of d) declared.add(n);
     }
     const names = new Set<string>();
     for (const e of body) exprNames(e, names);
@@ -311,8 +311,8 @@ function declaredNames(b: ExprBody, out: string[]): void {
 
 function patternNames(t: Term, out: string[]): void {
   if (t.type === 'var') out.push(t.name);
-  else if (t.type === 'array') t.items.forEach((i) => patternNames(i, out));
-  else if (t.type === 'object') t.entries.forEach(([, v]) => patternNames(v, out));
+  else if (t.type === 'array') for (const i of t.items) patternNames(i, out);
+  else if (t.type === 'object') for (const [, v] of t.entries) patternNames(v, out);
 }
 
 /** Var names used at this level (not inside closures). */
@@ -348,20 +348,20 @@ function termNames(t: Term, out: Set<string>): void {
       break;
     case 'ref':
       termNames(t.head, out);
-      t.path.forEach((p) => termNames(p, out));
+      for (const p of t.path) termNames(p, out);
       break;
     case 'array':
     case 'set':
-      t.items.forEach((i) => termNames(i, out));
+      for (const i of t.items) termNames(i, out);
       break;
     case 'object':
-      t.entries.forEach(([k, v]) => {
+      for (const [k, v] of t.entries) {
         termNames(k, out);
         termNames(v, out);
-      });
+      }
       break;
     case 'call':
-      t.args.forEach((a) => termNames(a, out));
+      for (const a of t.args) termNames(a, out);
       break;
   }
 }

@@ -325,20 +325,20 @@ function collectTermVars(t: Term, out: Term[]): void {
       break;
     case 'ref':
       collectTermVars(t.head, out);
-      t.path.forEach((p) => collectTermVars(p, out));
+      for (const p of t.path) collectTermVars(p, out);
       break;
     case 'array':
     case 'set':
-      t.items.forEach((i) => collectTermVars(i, out));
+      for (const i of t.items) collectTermVars(i, out);
       break;
     case 'object':
-      t.entries.forEach(([k, v]) => {
+      for (const [k, v] of t.entries) {
         collectTermVars(k, out);
         collectTermVars(v, out);
-      });
+      }
       break;
     case 'call':
-      t.args.forEach((a) => collectTermVars(a, out));
+      for (const a of t.args) collectTermVars(a, out);
       break;
   }
 }

@@ -12,38 +12,39 @@ export function slotsOfTerm(t: Term, out: Set<number>, deep: boolean): void {
       break;
     case 'ref':
       slotsOfTerm(t.head, out, deep);
-      t.path.forEach((p) => slotsOfTerm(p, out, deep));
+      for (const p of t.path) slotsOfTerm(p, out, deep);
       break;
     case 'array':
     case 'set':
-      t.items.forEach((i) => slotsOfTerm(i, out, deep));
+      for (const i of t.items) slotsOfTerm(i, out, deep);
       break;
     case 'object':
-      t.entries.forEach(([k, v]) => {
+      for (const [k, v] of t.entries) {
         slotsOfTerm(k, out, deep);
         slotsOfTerm(v, out, deep);
-      });
+      }
       break;
     case 'call':
-      t.args.forEach((a) => slotsOfTerm(a, out, deep));
+      for (const a of t.args) slotsOfTerm(a, out, deep);
       break;
     case 'arraycompr':
     case 'setcompr':
       if (deep) {
         slotsOfTerm(t.head, out, deep);
-        t.body.forEach((e) => slotsOfExpr(e, out));
-      } else (t.free ?? []).forEach((s) => out.add(s));
+        for (const e of t.body) slotsOfExpr(e, out);
+      } else for (const s of t.free ?? []) out.add(s);
       break;
     case 'objectcompr':
       if (deep) {
         slotsOfTerm(t.key, out, deep);
         slotsOfTerm(t.value, out, deep);
-        t.body.forEach((e) => slotsOfExpr(e, out));
-      } else (t.free ?? []).forEach((s) => out.add(s));
+        for (const e of t.body) slotsOfExpr(e, out);
+      } else for (const s of t.free ?? []) out.add(s);
       break;
     case 'template':
-      if (deep) t.parts.forEach((p) => typeof p !== 'string' && slotsOfExpr(p, out));
-      else (t.free ?? []).forEach((s) => out.add(s));
+      if (deep) {
+        for (const p of t.parts) if (typeof p !== 'string') slotsOfExpr(p, out);
+      } else for (const s of t.free ?? []) out.add(s);
       break;
   }
 }
@@ -65,7 +66,7 @@ export function slotsOfExprBody(b: ExprBody, out: Set<number>): void {
       slotsOfTerm(b.right, out, true);
       break;
     case 'some':
-      b.vars.forEach((v) => slotsOfTerm(v, out, true));
+      for (const v of b.vars) slotsOfTerm(v, out, true);
       break;
     case 'somein':
       if (b.key) slotsOfTerm(b.key, out, true);
@@ -76,10 +77,10 @@ export function slotsOfExprBody(b: ExprBody, out: Set<number>): void {
       if (b.key) slotsOfTerm(b.key, out, true);
       slotsOfTerm(b.value, out, true);
       slotsOfTerm(b.coll, out, true);
-      b.body.forEach((e) => slotsOfExpr(e, out));
+      for (const e of b.body) slotsOfExpr(e, out);
       break;
     case 'body':
-      b.body.forEach((e) => slotsOfExpr(e, out));
+      for (const e of b.body) slotsOfExpr(e, out);
       break;
   }
 }
@@ -107,10 +108,10 @@ export function exprSlots(e: Expr): Set<number> {
       break;
     case 'every':
       slotsOfTerm(b.coll, out, false);
-      (b.free ?? []).forEach((s) => out.add(s));
+      for (const s of b.free ?? []) out.add(s);
       break;
     case 'body':
-      (b.free ?? []).forEach((s) => out.add(s));
+      for (const s of b.free ?? []) out.add(s);
       break;
   }
   return out;

@@ -1,4 +1,4 @@
-import { ELEMENT_SIZE, InvalidTensorError, elementCount, isTensorType, type Tensor, type TensorMap } from './tensor';
+import { ELEMENT_SIZE, InvalidTensorError, elementCount, isTensorType, type Tensor, type TensorMap, type TensorType } from './tensor';
 
 /** Media type of the canonical binary tensor encoding (also the Worker↔backend transport). */
 export const TENSORS_MEDIA_TYPE = 'application/vnd.proofgate.tensors';
@@ -49,65 +49,101 @@ export function encodeTensors(tensors: TensorMap): Uint8Array {
   return out;
 }
 
+/** The header part of one tensor in the canonical encoding: what can be checked before its data is read. */
+export interface TensorHeader {
+  name: string;
+  type: TensorType;
+  dims: number[];
+  /** Length of the element data in bytes (equal to elements × element size). */
+  byteLength: number;
+}
+
+/** A parsed header and where its tensor's data starts in the encoding. */
+export interface ParsedTensorHeader extends TensorHeader {
+  nameBytes: Uint8Array;
+  dataOffset: number;
+}
+
 /**
- * Decodes the canonical encoding, rejecting anything that is not canonical (unsorted or duplicate
- * names, trailing bytes, byte lengths that disagree with type and dims) so that one tensor set has
- * exactly one encoding and therefore one hash. Tensor data are views into `bytes`.
+ * Parses the header of the tensor record starting at `offset` of `bytes`, which may hold only a
+ * prefix of the encoding: null when the header is not complete yet. Throws InvalidTensorError for a
+ * header that is malformed in itself (unknown type, too many dims, a length that disagrees with
+ * type and dims); `previousName` enforces the canonical order.
  */
-export function decodeTensors(bytes: Uint8Array): Record<string, Tensor> {
+export function parseTensorHeader(bytes: Uint8Array, offset: number, previousName?: Uint8Array): ParsedTensorHeader | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 0;
-  const need = (n: number): void => {
-    if (o + n > bytes.length) throw new InvalidTensorError('tensor encoding is truncated');
-  };
+  let o = offset;
+  const have = (n: number): boolean => o + n <= bytes.length;
   const u64 = (): number => {
-    need(8);
     const v = view.getBigUint64(o, true);
     o += 8;
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidTensorError('tensor encoding has an oversized length');
     return Number(v);
   };
-  need(4);
-  const count = view.getUint32(o, true);
+  if (!have(4)) return null;
+  const nameLen = view.getUint32(o, true);
   o += 4;
-  const out: Record<string, Tensor> = {};
+  if (nameLen > MAX_NAME_BYTES) throw new InvalidTensorError(`tensor encoding has a name longer than ${MAX_NAME_BYTES} bytes`);
+  if (!have(nameLen + 1)) return null;
+  const nameBytes = bytes.subarray(o, o + nameLen);
+  o += nameLen;
+  if (previousName && compareBytes(previousName, nameBytes) >= 0) {
+    throw new InvalidTensorError('tensor encoding is not canonical: names must be unique and in byte order');
+  }
+  let name: string;
+  try {
+    name = utf8Strict.decode(nameBytes);
+  } catch {
+    throw new InvalidTensorError('tensor encoding has a name that is not UTF-8');
+  }
+  const typeLen = bytes[o++]!;
+  if (!have(typeLen + 4)) return null;
+  const type = String.fromCharCode(...bytes.subarray(o, o + typeLen));
+  o += typeLen;
+  if (!isTensorType(type)) throw new InvalidTensorError(`tensor "${name}": unknown type ${JSON.stringify(type)}`);
+  const ndims = view.getUint32(o, true);
+  o += 4;
+  if (ndims > MAX_DIMS) throw new InvalidTensorError(`tensor "${name}": at most ${MAX_DIMS} dimensions`);
+  if (!have(8 * ndims + 8)) return null;
+  const dims: number[] = [];
+  for (let i = 0; i < ndims; i++) dims.push(u64());
+  const byteLength = u64();
+  const elements = elementCount(dims);
+  if (!Number.isSafeInteger(elements) || byteLength !== elements * ELEMENT_SIZE[type]) {
+    throw new InvalidTensorError(`tensor "${name}": ${byteLength} data bytes do not fit ${type}[${dims.join(', ')}]`);
+  }
+  return { name, nameBytes, type, dims, byteLength, dataOffset: o };
+}
+
+/** Most bytes a tensor name may have in the encoding. */
+export const MAX_NAME_BYTES = 4096;
+/** Most dimensions a tensor may have. */
+export const MAX_DIMS = 16;
+
+/** Bytes the canonical encoding of one tensor takes besides its data. */
+export function tensorHeaderBytes(nameBytes: number, type: TensorType, ndims: number): number {
+  return 4 + nameBytes + 1 + type.length + 4 + 8 * ndims + 8;
+}
+
+/**
+ * Decodes the canonical encoding, rejecting anything that is not canonical (unsorted or duplicate
+ * names, trailing bytes, byte lengths that disagree with type and dims) so that one tensor set has
+ * exactly one encoding and therefore one hash. Tensor data are views into `bytes`. `onHeader` sees
+ * each tensor's header before its data is touched, and may throw.
+ */
+export function decodeTensors(bytes: Uint8Array, onHeader?: (header: TensorHeader) => void): Record<string, Tensor> {
+  if (bytes.length < 4) throw new InvalidTensorError('tensor encoding is truncated');
+  const count = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  const out: Record<string, Tensor> = Object.create(null);
+  let o = 4;
   let previous: Uint8Array | undefined;
   for (let k = 0; k < count; k++) {
-    need(4);
-    const nameLen = view.getUint32(o, true);
-    o += 4;
-    need(nameLen);
-    const nameBytes = bytes.subarray(o, o + nameLen);
-    o += nameLen;
-    if (previous && compareBytes(previous, nameBytes) >= 0) {
-      throw new InvalidTensorError('tensor encoding is not canonical: names must be unique and in byte order');
-    }
-    previous = nameBytes;
-    let name: string;
-    try {
-      name = utf8Strict.decode(nameBytes);
-    } catch {
-      throw new InvalidTensorError('tensor encoding has a name that is not UTF-8');
-    }
-    need(1);
-    const typeLen = bytes[o++]!;
-    need(typeLen);
-    const type = String.fromCharCode(...bytes.subarray(o, o + typeLen));
-    o += typeLen;
-    if (!isTensorType(type)) throw new InvalidTensorError(`tensor "${name}": unknown type ${JSON.stringify(type)}`);
-    need(4);
-    const ndims = view.getUint32(o, true);
-    o += 4;
-    if (ndims > 16) throw new InvalidTensorError(`tensor "${name}": at most 16 dimensions`);
-    const dims: number[] = [];
-    for (let i = 0; i < ndims; i++) dims.push(u64());
-    const byteLen = u64();
-    if (byteLen !== elementCount(dims) * ELEMENT_SIZE[type]) {
-      throw new InvalidTensorError(`tensor "${name}": ${byteLen} data bytes do not fit ${type}[${dims.join(', ')}]`);
-    }
-    need(byteLen);
-    out[name] = { type, dims, data: bytes.subarray(o, o + byteLen) };
-    o += byteLen;
+    const header = parseTensorHeader(bytes, o, previous);
+    if (!header || header.dataOffset + header.byteLength > bytes.length) throw new InvalidTensorError('tensor encoding is truncated');
+    onHeader?.(header);
+    previous = header.nameBytes;
+    out[header.name] = { type: header.type, dims: header.dims, data: bytes.subarray(header.dataOffset, header.dataOffset + header.byteLength) };
+    o = header.dataOffset + header.byteLength;
   }
   if (o !== bytes.length) throw new InvalidTensorError('tensor encoding has trailing bytes');
   return out;

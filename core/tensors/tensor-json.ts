@@ -63,58 +63,66 @@ export function tensorFromJson(name: string, json: unknown): Tensor {
   }
   const bytes = new Uint8Array(count * ELEMENT_SIZE[type]);
   const view = new DataView(bytes.buffer);
-  const bad = (i: number, why: string): never => {
-    throw new InvalidTensorError(`tensor "${name}": data[${i}] ${why}`, { tensor: name, index: i });
-  };
   for (let i = 0; i < count; i++) {
-    const v = data[i];
-    switch (type) {
-      case 'float32':
-      case 'float16': {
-        const nan = typeof v === 'string' ? parseNaN(type, v) : undefined;
-        if (nan !== undefined) {
-          if (type === 'float32') view.setUint32(i * 4, nan, true);
-          else view.setUint16(i * 2, nan, true);
-          break;
-        }
-        const x = typeof v === 'number' ? v : typeof v === 'string' && v in SPECIAL_FLOATS ? SPECIAL_FLOATS[v]! : bad(i, `is not a ${type}`);
-        if (type === 'float32') {
-          const f = Math.fround(x);
-          if (Number.isFinite(x) && !Number.isFinite(f)) bad(i, 'is out of float32 range');
-          view.setFloat32(i * 4, f, true);
-        } else {
-          const bits = toFloat16Bits(x);
-          if (Number.isFinite(x) && (bits & 0x7c00) === 0x7c00) bad(i, 'is out of float16 range');
-          view.setUint16(i * 2, bits, true);
-        }
-        break;
-      }
-      case 'int64':
-      case 'uint64': {
-        const n = parseInteger64(v) ?? bad(i, `is not an integer (64-bit integers may be numbers or decimal strings)`);
-        if (type === 'int64') {
-          if (n < INT64_MIN || n > INT64_MAX) bad(i, 'is out of int64 range');
-          view.setBigInt64(i * 8, n, true);
-        } else {
-          if (n < 0n || n > UINT64_MAX) bad(i, 'is out of uint64 range');
-          view.setBigUint64(i * 8, n, true);
-        }
-        break;
-      }
-      case 'bool':
-        if (v === true || v === 1) bytes[i] = 1;
-        else if (v === false || v === 0) bytes[i] = 0;
-        else bad(i, 'is not a boolean');
-        break;
-      default: {
-        const [min, max] = INT_RANGES[type]!;
-        if (typeof v !== 'number' || !Number.isInteger(v)) bad(i, `is not an integer`);
-        if ((v as number) < min || (v as number) > max) bad(i, `is out of ${type} range`);
-        writeSmallInt(view, type, i, v as number);
-      }
-    }
+    const why = writeJsonElement(type, view, bytes, i, data[i]);
+    if (why) throw new InvalidTensorError(`tensor "${name}": data[${i}] ${why}`, { tensor: name, index: i });
   }
   return { type, dims: shape, data: bytes };
+}
+
+/**
+ * Writes JSON element `v` as element `i` of a tensor of `type` (`view` and `bytes` over the same
+ * data); returns why it cannot (not of the type, out of range), or undefined when written.
+ */
+export function writeJsonElement(type: TensorType, view: DataView, bytes: Uint8Array, i: number, v: unknown): string | undefined {
+  switch (type) {
+    case 'float32':
+    case 'float16': {
+      const nan = typeof v === 'string' ? parseNaN(type, v) : undefined;
+      if (nan !== undefined) {
+        if (type === 'float32') view.setUint32(i * 4, nan, true);
+        else view.setUint16(i * 2, nan, true);
+        return undefined;
+      }
+      const x = typeof v === 'number' ? v : typeof v === 'string' && v in SPECIAL_FLOATS ? SPECIAL_FLOATS[v]! : undefined;
+      if (x === undefined) return `is not a ${type}`;
+      if (type === 'float32') {
+        const f = Math.fround(x);
+        if (Number.isFinite(x) && !Number.isFinite(f)) return 'is out of float32 range';
+        view.setFloat32(i * 4, f, true);
+      } else {
+        const bits = toFloat16Bits(x);
+        if (Number.isFinite(x) && (bits & 0x7c00) === 0x7c00) return 'is out of float16 range';
+        view.setUint16(i * 2, bits, true);
+      }
+      return undefined;
+    }
+    case 'int64':
+    case 'uint64': {
+      const n = parseInteger64(v);
+      if (n === undefined) return 'is not an integer (64-bit integers may be numbers or decimal strings)';
+      if (type === 'int64') {
+        if (n < INT64_MIN || n > INT64_MAX) return 'is out of int64 range';
+        view.setBigInt64(i * 8, n, true);
+      } else {
+        if (n < 0n || n > UINT64_MAX) return 'is out of uint64 range';
+        view.setBigUint64(i * 8, n, true);
+      }
+      return undefined;
+    }
+    case 'bool':
+      if (v === true || v === 1) bytes[i] = 1;
+      else if (v === false || v === 0) bytes[i] = 0;
+      else return 'is not a boolean';
+      return undefined;
+    default: {
+      const [min, max] = INT_RANGES[type]!;
+      if (typeof v !== 'number' || !Number.isInteger(v)) return 'is not an integer';
+      if (v < min || v > max) return `is out of ${type} range`;
+      writeSmallInt(view, type, i, v);
+      return undefined;
+    }
+  }
 }
 
 // The bits of a NaN given as "NaN", "-NaN" or "NaN:0x<hex>"; undefined for any other string.
@@ -224,7 +232,7 @@ export function tensorMapFromJson(json: unknown): Record<string, Tensor> {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InvalidTensorError('"inputs" must be an object mapping input names to tensors');
   }
-  const out: Record<string, Tensor> = {};
+  const out: Record<string, Tensor> = Object.create(null);
   for (const [name, value] of Object.entries(json)) out[name] = tensorFromJson(name, value);
   return out;
 }

@@ -82,3 +82,34 @@ export class InvalidPaymentSignatureError extends PaymentRejectedError {
     super('invalid_signature', message, details);
   }
 }
+
+/** An `upto` authorization names another facilitator than the one that settles for this gateway. */
+export class FacilitatorMismatchError extends PaymentRejectedError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('facilitator_mismatch', message, details);
+  }
+}
+
+/** The chain says the payment cannot settle: funds, nonce, Permit2 or its allowance (`code` says which). */
+export class PaymentUnsettleableError extends PaymentRejectedError {}
+
+/** The facilitator, asked before any work, says it could not settle this payment. */
+export class FacilitatorRefusedError extends PaymentRejectedError {
+  constructor(reason: string) {
+    super('payment_not_settleable', `the facilitator would not settle this payment (${reason})`, { reason });
+  }
+}
+
+/** The chain could not be read: a priced call is refused rather than served on trust. */
+export class ChainUnavailableError extends ProofgateError {
+  constructor(message: string) {
+    super('chain_unavailable', message, 503, { retryAfterSeconds: 5 });
+  }
+}
+
+/** The facilitator could not be asked whether it would settle: a priced call is refused rather than served on trust. */
+export class FacilitatorUnavailableError extends ProofgateError {
+  constructor(message: string) {
+    super('facilitator_unavailable', message, 503, { retryAfterSeconds: 5 });
+  }
+}

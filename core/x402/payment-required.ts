@@ -35,6 +35,22 @@ export function exactEvmRequirements(price: ExactEvmPrice): PaymentRequirements 
 }
 
 /**
+ * The x402 v2 PaymentRequirements of an `upto` EVM payment: the client signs, over Permit2, a maximum
+ * (`amount`) that only `facilitatorAddress` may draw from, and is charged what the call cost (≤ it).
+ */
+export function uptoEvmRequirements(price: Omit<ExactEvmPrice, 'assetTransferMethod'> & { facilitatorAddress: Address }): PaymentRequirements {
+  return {
+    scheme: 'upto',
+    network: eip155Network(price.chainId),
+    amount: price.amount.toString(),
+    asset: getAddress(price.asset),
+    payTo: getAddress(price.payTo),
+    maxTimeoutSeconds: price.maxTimeoutSeconds,
+    extra: { name: price.name, version: price.version, assetTransferMethod: 'permit2', facilitatorAddress: getAddress(price.facilitatorAddress) },
+  };
+}
+
+/**
  * The x402 v2 PaymentRequired body of a 402 answer, checked against the official schema so a
  * mistake here fails loudly instead of confusing clients. `error` is the rejection code, if any.
  */

@@ -10,7 +10,8 @@ export type PolicyDataErrorCode =
   | 'module_trap'
   | 'module_error'
   | 'invalid_output'
-  | 'output_too_large';
+  | 'output_too_large'
+  | 'host_not_allowed';
 
 /**
  * Base of every PolicyData runtime error; `code` is stable, `message` is not. Errors raised after
@@ -82,6 +83,17 @@ export class OutputTooLargeError extends PolicyDataError {
   }
 }
 
+/**
+ * A component fetched a host outside the operator's allowed hosts: the run is stopped rather than
+ * handed an error it could paper over, since operators that allow different hosts would then
+ * report different data.
+ */
+export class HostNotAllowedError extends PolicyDataError {
+  constructor(message: string) {
+    super('host_not_allowed', message);
+  }
+}
+
 /** Rebuilds the error class for a code reported across the worker boundary. */
 export function policyDataErrorFromCode(code: string, message: string): PolicyDataError {
   switch (code) {
@@ -97,13 +109,22 @@ export function policyDataErrorFromCode(code: string, message: string): PolicyDa
       return new InvalidOutputError(message);
     case 'output_too_large':
       return new OutputTooLargeError(message);
+    case 'host_not_allowed':
+      return new HostNotAllowedError(message);
     default:
       return new ModuleTrapError(message);
   }
 }
 
 /** Stable codes of host-call failures; they reach the module as `{"err": "<code>: <message>"}`. */
-export type HostCallErrorCode = 'host_not_allowed' | 'invalid_request' | 'too_many_calls' | 'fetch_failed' | 'response_too_large' | 'unknown_secret';
+export type HostCallErrorCode =
+  | 'host_not_allowed'
+  | 'invalid_request'
+  | 'too_many_calls'
+  | 'fetch_failed'
+  | 'response_too_large'
+  | 'unknown_secret'
+  | 'secrets_unavailable';
 
 /**
  * A host call (http_fetch, secrets_get) the host refused or could not complete. It is not thrown

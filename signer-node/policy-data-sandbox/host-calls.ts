@@ -35,9 +35,15 @@ export interface HttpCall {
 /** Performs an allowed request; injectable to replay recorded responses or to route via a proxy. */
 export type PolicyDataFetch = (request: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;
 
+/**
+ * The secrets a run may read: given, or loaded on the first read (from the gateway, for the task's
+ * policy client), so a run that reads none costs no request. Undefined: none are stored.
+ */
+export type PolicyDataSecrets = Readonly<Record<string, string>> | (() => Promise<Readonly<Record<string, string>> | undefined>);
+
 /** Limits and capabilities of one run's host functions. */
 export interface HostCallOptions {
-  secrets: Readonly<Record<string, string>>;
+  secrets: PolicyDataSecrets;
   fetch: PolicyDataFetch;
   allowedHosts: readonly string[];
   maxHttpCalls: number;
@@ -60,13 +66,11 @@ const requestSchema = z
 export class HostCalls {
   readonly httpCalls: HttpCall[] = [];
   readonly logs: string[] = [];
-  private readonly secretValues: string[];
+  private secretValues: string[] = [];
+  private secrets: Promise<Readonly<Record<string, string>> | undefined> | undefined;
 
   constructor(private readonly opts: HostCallOptions) {
-    // Longest first, so a secret that contains another is redacted whole.
-    this.secretValues = Object.values(opts.secrets)
-      .filter((v) => v.length > 0)
-      .sort((a, b) => b.length - a.length);
+    if (typeof opts.secrets !== 'function') this.secrets = Promise.resolve(this.remember(opts.secrets));
   }
 
   /**
@@ -96,9 +100,18 @@ export class HostCalls {
   }
 
   /** secrets_get: the secret's value, or an error envelope naming no value. */
-  secret(name: string): string {
-    const value = Object.hasOwn(this.opts.secrets, name) ? this.opts.secrets[name] : undefined;
+  async secret(name: string): Promise<string> {
+    const loaded = await this.loadSecrets();
+    if (typeof loaded === 'string') return loaded;
+    const value = loaded && Object.hasOwn(loaded, name) ? loaded[name] : undefined;
     return value === undefined ? errEnvelope('unknown_secret', `no secret named ${JSON.stringify(name)}`) : okEnvelope(value);
+  }
+
+  /** newton:provider/secrets.get: every secret as one object, or an error envelope when none is stored. */
+  async allSecrets(): Promise<string> {
+    const loaded = await this.loadSecrets();
+    if (typeof loaded === 'string') return loaded;
+    return loaded === undefined ? errEnvelope('unknown_secret', 'no secrets are stored for this policy client and PolicyData') : okEnvelope(loaded);
   }
 
   /** log: keeps a bounded, redacted copy of the module's message. */
@@ -116,6 +129,25 @@ export class HostCalls {
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.redact(k), this.redact(v)])) as T;
     }
     return value;
+  }
+
+  /** The secrets, loaded once; a loading failure is an error envelope for the module (its message redacted). */
+  private async loadSecrets(): Promise<Readonly<Record<string, string>> | undefined | string> {
+    const source = this.opts.secrets;
+    this.secrets ??= typeof source === 'function' ? source().then((s) => this.remember(s)) : Promise.resolve(this.remember(source));
+    try {
+      return await this.secrets;
+    } catch (e) {
+      return errEnvelope('secrets_unavailable', this.redact(describe(e)));
+    }
+  }
+
+  /** Keeps the values to redact: longest first, so a secret that contains another is redacted whole. */
+  private remember(secrets: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> | undefined {
+    this.secretValues = Object.values(secrets ?? {})
+      .filter((v) => typeof v === 'string' && v.length > 0)
+      .sort((a, b) => b.length - a.length);
+    return secrets;
   }
 
   /** Fills in a recorded call, unless the run already ended (its record is then final). */

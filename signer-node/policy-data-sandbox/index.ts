@@ -1,9 +1,15 @@
 export { HOST_IMPORTS, HOST_MODULE, MEMORY_EXPORT, MODULE_EXPORTS, packPointer, unpackPointer } from './abi';
 export type { AbiFunctionType } from './abi';
+export { policyDataBinaryKind } from './binary-kind';
+export type { PolicyDataBinaryKind } from './binary-kind';
+export { ComponentCache } from './component-cache';
+export type { PreparedComponent } from './component-cache';
 export * from './errors';
 export { isHostAllowed, networkFetch } from './host-calls';
-export type { HttpCall, HttpRequest, HttpResponse, PolicyDataFetch } from './host-calls';
-export { runPolicyData } from './run-policy-data';
+export type { HttpCall, HttpRequest, HttpResponse, PolicyDataFetch, PolicyDataSecrets } from './host-calls';
+export { checkNewtonWorld, NEWTON_INTERFACES } from './newton-world';
+export type { NewtonWorld, NewtonWorldVersion } from './newton-world';
+export { prestartPolicyDataWorkers, runPolicyData } from './run-policy-data';
 export type { PolicyDataResult, RunPolicyDataOptions } from './run-policy-data';
 export { validatePolicyDataModule } from './validate-module';
 export type { ModuleLimits } from './validate-module';

@@ -2,23 +2,15 @@
  * Worker entry: instantiates one PolicyData module with the `proofgate` host functions, calls
  * `run` on the input and posts the result text. Started by runPolicyData, never imported.
  */
-import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { HOST_MODULE, packPointer, unpackPointer } from './abi';
 import { InvalidModuleError, InvalidOutputError, MemoryLimitError, ModuleTrapError, OutputTooLargeError, PolicyDataError } from './errors';
-import {
-  CALL_ABORTED,
-  CALL_ANSWERED,
-  CALL_PENDING,
-  MAX_LOG_CHARS,
-  MAX_LOG_ENTRIES,
-  type HostReply,
-  type WorkerInit,
-  type WorkerMessage,
-} from './worker-protocol';
+import { WorkerBridge } from './worker-bridge';
+import { MAX_LOG_CHARS, type WorkerInit, type WorkerMessage } from './worker-protocol';
 
-const init = workerData as WorkerInit;
-const control = new Int32Array(init.control);
-const post = (message: WorkerMessage): void => init.port.postMessage(message);
+// Started ahead of need (spare-workers.ts): the job arrives as the first message.
+const init = await new Promise<WorkerInit>((resolve) => parentPort!.once('message', resolve));
+const bridge = new WorkerBridge(init.control, init.port);
 
 /** Exports of a module that passed validation. */
 interface PolicyDataExports {
@@ -31,11 +23,10 @@ interface PolicyDataExports {
 const ModuleFromBytes = WebAssembly.Module as unknown as new (bytes: Uint8Array) => WebAssembly.Module;
 
 let exports: PolicyDataExports | undefined;
-let logged = 0;
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 try {
-  post({ kind: 'started' });
+  bridge.post({ kind: 'started' });
   let module: WebAssembly.Module;
   try {
     module = new ModuleFromBytes(init.wasm);
@@ -43,11 +34,9 @@ try {
     throw new InvalidModuleError(`module does not compile: ${(e as Error).message}`);
   }
   const hostFunctions = {
-    http_fetch: (ptr: number, len: number): bigint => writePacked(call({ kind: 'fetch', request: read(ptr, len) })),
-    secrets_get: (ptr: number, len: number): bigint => writePacked(call({ kind: 'secret', name: read(ptr, len) })),
-    log: (ptr: number, len: number): void => {
-      if (logged++ < MAX_LOG_ENTRIES) post({ kind: 'log', message: read(ptr, len, false, MAX_LOG_CHARS * 4) });
-    },
+    http_fetch: (ptr: number, len: number): bigint => writePacked(bridge.call({ kind: 'fetch', request: read(ptr, len) })),
+    secrets_get: (ptr: number, len: number): bigint => writePacked(bridge.call({ kind: 'secret', name: read(ptr, len) })),
+    log: (ptr: number, len: number): void => bridge.log(read(ptr, len, false, MAX_LOG_CHARS * 4)),
   };
   const instance = new WebAssembly.Instance(module, { [HOST_MODULE]: hostFunctions });
   exports = instance.exports as unknown as PolicyDataExports;
@@ -56,25 +45,11 @@ try {
   if (len > init.maxOutputBytes) {
     throw new OutputTooLargeError(`output of ${len} bytes exceeds the limit of ${init.maxOutputBytes} bytes`);
   }
-  post({ kind: 'done', output: readOutput(ptr, len) });
+  bridge.post({ kind: 'done', output: readOutput(ptr, len) });
 } catch (e) {
-  post(describeFailure(e));
+  bridge.post(describeFailure(e));
 }
-// Stay alive until the main thread, holding the final message, tears the worker down, so that
-// message can never race the worker's exit.
-Atomics.compareExchange(control, 0, CALL_ANSWERED, CALL_PENDING);
-Atomics.wait(control, 0, CALL_PENDING);
-
-/** Posts a synchronous host call and blocks until the main thread has answered it. */
-function call(message: WorkerMessage): string {
-  Atomics.store(control, 0, CALL_PENDING);
-  post(message);
-  Atomics.wait(control, 0, CALL_PENDING);
-  if (Atomics.load(control, 0) === CALL_ABORTED) throw new ModuleTrapError('run aborted');
-  const received = receiveMessageOnPort(init.port) as { message: HostReply } | undefined;
-  if (!received) throw new ModuleTrapError('host call answered without a reply');
-  return received.message.reply;
-}
+bridge.park();
 
 /** Copies UTF-8 text into memory the module allocated with its own `alloc`. */
 function write(text: string): { ptr: number; len: number } {

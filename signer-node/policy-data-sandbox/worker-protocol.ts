@@ -6,14 +6,33 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 
-/** What the worker starts with. */
-export interface WorkerInit {
-  wasm: Uint8Array;
-  input: string;
-  maxOutputBytes: number;
+/** What every worker starts with: the channel to the main thread. */
+export interface WorkerChannel {
   /** Int32Array over it: index 0 is the call state (CALL_PENDING, CALL_ANSWERED, CALL_ABORTED). */
   control: SharedArrayBuffer;
   port: MessagePort;
+}
+
+/** What the core-module worker (policy-data-worker.ts) starts with. */
+export interface WorkerInit extends WorkerChannel {
+  wasm: Uint8Array;
+  input: string;
+  maxOutputBytes: number;
+}
+
+/** What the component worker (component-worker.ts) starts with. */
+export interface ComponentWorkerInit extends WorkerChannel {
+  /** file: URL of the transpiled component (an ES module exporting `instantiate`). */
+  moduleUrl: string;
+  /** Its compiled core modules, by the file names the transpiled code asks for. */
+  coreModules: Record<string, WebAssembly.Module>;
+  /** The component's memory cap in pages: a failure at the cap is reported as memory_limit. */
+  maxMemoryPages: number;
+  input: string;
+  maxOutputBytes: number;
+  /** The task's clock (Unix seconds) and random seed, so every operator runs the same. */
+  nowUnixSeconds: number;
+  seed: Uint8Array;
 }
 
 /** Worker to main thread. */
@@ -21,11 +40,12 @@ export type WorkerMessage =
   | { kind: 'started' }
   | { kind: 'fetch'; request: string }
   | { kind: 'secret'; name: string }
+  | { kind: 'secrets' }
   | { kind: 'log'; message: string }
   | { kind: 'done'; output: string }
   | { kind: 'failed'; code: string; message: string };
 
-/** Main thread to worker: the envelope answering a fetch or secret call. */
+/** Main thread to worker: the envelope answering a fetch, secret or secrets call. */
 export interface HostReply {
   reply: string;
 }

@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../../local-stack/demo-models';
 // reads every import of every source file and fails on one that crosses a layer the wrong way.
 
 /** The Node services: deployed apart from the Worker, they share only core with it. */
-const NODE_SERVICES = ['gpu-backend', 'signer-node', 'facilitator', 'chain', 'local-stack', 'cli', 'scripts', 'bench'];
+const NODE_SERVICES = ['gpu-backend', 'signer-node', 'facilitator', 'chain', 'local-stack', 'cli', 'scripts', 'bench', 'reliability'];
 
 interface ImportEdge {
   file: string;
@@ -53,7 +53,7 @@ describe('layers', () => {
   it('finds the imports it checks (the scanner works)', () => {
     const edges = importsOf('workers/index.ts');
     assert.ok(
-      edges.some((e) => e.target === 'durable-objects/task-quorum'),
+      edges.some((e) => e.target === 'durable-objects/attestation-ledger'),
       'workers/index.ts re-exports the Durable Objects',
     );
     assert.ok(edges.some((e) => e.specifier === 'itty-router'));

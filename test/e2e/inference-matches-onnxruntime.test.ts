@@ -3,8 +3,17 @@ import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import type { Address } from 'viem';
-import { verifyReceipt } from '../../core/receipts';
-import { tensorFromJson, type JsonTensor } from '../../core/tensors';
+import { verifyReceipt, type InferenceReceipt } from '../../core/receipts';
+import {
+  TENSORS_MEDIA_TYPE,
+  decodeTensors,
+  encodeTensors,
+  tensorFromJson,
+  tensorMapFromJson,
+  tensorMapToJson,
+  type JsonTensor,
+} from '../../core/tensors';
+import { REPLY_HEADERS, readReplyHeader } from '../../workers/inference/reply-format';
 import { demoModels } from '../../local-stack/demo-models';
 import type { LocalStackFile } from '../../local-stack/stack-file';
 import { postJson, call } from '../support/gateway-client';
@@ -103,6 +112,68 @@ describe('inference through the gateway equals a direct onnxruntime-node run', (
     assert.equal(res.status, 200, JSON.stringify(res.body));
     for (const [name, t] of Object.entries(inputs)) assert.deepEqual(res.body.outputs[name.replace('x_', 'y_')], t, name);
     assert.equal(res.body.receipt.executionProvider, 'cpu');
+  });
+});
+
+describe('binary transport (application/vnd.proofgate.tensors)', () => {
+  const inputs: Record<string, JsonTensor> = {
+    x_float32: { type: 'float32', dims: [6], data: [1.5, 'NaN', '-Infinity', '-0', '-NaN', 'NaN:0x7fa00001'] },
+    x_float16: { type: 'float16', dims: [4], data: [0.0999755859375, 65504, 'Infinity', '-0'] },
+    x_int8: { type: 'int8', dims: [2], data: [-128, 127] },
+    x_uint8: { type: 'uint8', dims: [2], data: [0, 255] },
+    x_int16: { type: 'int16', dims: [2], data: [-32768, 32767] },
+    x_uint16: { type: 'uint16', dims: [1], data: [65535] },
+    x_int32: { type: 'int32', dims: [2], data: [-2147483648, 2147483647] },
+    x_uint32: { type: 'uint32', dims: [1], data: [4294967295] },
+    x_int64: { type: 'int64', dims: [3], data: ['-9223372036854775808', '9223372036854775807', 5] },
+    x_uint64: { type: 'uint64', dims: [2], data: ['18446744073709551615', 0] },
+    x_bool: { type: 'bool', dims: [3], data: [true, false, true] },
+  };
+  const binaryInputs = () => encodeTensors(tensorMapFromJson(inputs));
+  const url = () => `${stack.gateway}/v1/models/tiny-types/infer`;
+
+  it('round-trips every tensor type in and out, and the receipt verifies over exactly the bytes sent and received', async () => {
+    const sent = binaryInputs();
+    const res = await fetch(url(), { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE, accept: TENSORS_MEDIA_TYPE }, body: sent });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), TENSORS_MEDIA_TYPE);
+    const received = new Uint8Array(await res.arrayBuffer());
+    const outputs = decodeTensors(received);
+    const echoed = decodeTensors(sent);
+    for (const name of Object.keys(inputs)) {
+      const out = outputs[name.replace('x_', 'y_')]!;
+      assert.equal(out.type, echoed[name]!.type, name);
+      assert.deepEqual([...out.dims], [...echoed[name]!.dims], name);
+      assert.deepEqual(Buffer.from(out.data), Buffer.from(echoed[name]!.data), name);
+    }
+    const receipt = readReplyHeader<InferenceReceipt>(res.headers.get(REPLY_HEADERS.receipt))!;
+    const model = readReplyHeader<{ name: string; version: number }>(res.headers.get(REPLY_HEADERS.model))!;
+    assert.equal(model.name, 'tiny-types');
+    const trustedBackends = stack.backends.map((b) => b.address as Address);
+    assert.deepEqual((await verifyReceipt(receipt, { inputs: sent, outputs: received, trustedBackends })).reasons, []);
+    // The same receipt verifies over the JSON form of the same tensors, and fails on one changed byte.
+    assert.deepEqual((await verifyReceipt(receipt, { inputs, outputs: tensorMapToJson(outputs) })).reasons, []);
+    const bent = received.slice();
+    bent[bent.length - 1]! ^= 1;
+    assert.deepEqual((await verifyReceipt(receipt, { outputs: bent })).reasons, ['output_hash_mismatch']);
+    const stored = await call(`${stack.gateway}/v1/receipts/${receipt.requestId}`);
+    assert.deepEqual(stored.body, receipt);
+  });
+
+  it('mixes the encodings: binary in with a JSON answer, JSON in with a binary answer, with the same hashes', async () => {
+    const jsonOut = await call(url(), { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE }, body: binaryInputs() });
+    assert.equal(jsonOut.status, 200);
+    for (const [name, t] of Object.entries(inputs)) assert.deepEqual(jsonOut.body.outputs[name.replace('x_', 'y_')], t, name);
+    const binOut = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: TENSORS_MEDIA_TYPE },
+      body: JSON.stringify({ inputs }),
+    });
+    assert.equal(binOut.status, 200);
+    const receipt = readReplyHeader<InferenceReceipt>(binOut.headers.get(REPLY_HEADERS.receipt))!;
+    assert.equal(receipt.inputHash, jsonOut.body.receipt.inputHash);
+    assert.equal(receipt.outputHash, jsonOut.body.receipt.outputHash);
+    assert.deepEqual((await verifyReceipt(receipt, { inputs, outputs: new Uint8Array(await binOut.arrayBuffer()) })).reasons, []);
   });
 });
 

@@ -58,10 +58,10 @@ describe('npm start', () => {
       const { stdout } = await run('sh', ['-c', curl], { cwd: REPO_ROOT });
       const reply = JSON.parse(stdout) as { outputs: Record<string, unknown>; receipt: Parameters<typeof verifyReceipt>[0] };
       const stack = await readStackFile(stackFile);
-      assert.equal(stack.backends.length, 2);
+      assert.equal(stack.backends.length, 3);
       assert.deepEqual(
         stack.models.map((m) => m.name),
-        ['silero-vad', 'ppocr-det'],
+        ['silero-vad', 'ppocr-det', 'ppocr-det-metered'],
       );
       assert.ok(/^[0-9a-f]+$/i.test(stack.models[0]!.sha256.slice(2)));
       const verdict = await verifyReceipt(reply.receipt, {
@@ -76,6 +76,13 @@ describe('npm start', () => {
       assert.match(paid.stdout, /^HTTP 200$/m);
       assert.match(paid.stdout, /"state":"settled"/);
       assert.match(paid.stdout, /receipt verifies offline: true/);
+      // The metered demo model, paid with x402 upto: charged what its receipt signs, at most the cap.
+      assert.ok(output.includes('npm run pay -- ppocr-det-metered --scheme upto'));
+      const upto = ['--scheme', 'upto', '--input', join(dir, 'state', 'demo-request.json'), '--stack-file', stackFile];
+      const metered = await run(process.execPath, ['--import', 'tsx', 'scripts/pay.ts', 'ppocr-det-metered', ...upto], { cwd: REPO_ROOT });
+      assert.match(metered.stdout, /^HTTP 200$/m);
+      assert.match(metered.stdout, /"scheme":"upto","state":"settled"/);
+      assert.match(metered.stdout, /receipt verifies offline: true/);
       // The printed intent: three operators, a stake-weighted BLS quorum, an attestation.
       const intentCurl = output
         .split('\n')
@@ -91,6 +98,14 @@ describe('npm start', () => {
       assert.match(task.attestation.aggregateSignature, /^0x[0-9a-f]{192}$/);
       assert.equal(stack.operators?.length, 3);
       assert.match(stack.chain?.attestationValidator ?? '', /^0x[0-9a-fA-F]{40}$/);
+      // The printed quorum call: the three backends belong to the three operators, whose stake attests the output.
+      const quorumCurl = output
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.includes('mode=quorum'));
+      assert.ok(quorumCurl, output);
+      const attested = JSON.parse((await run('sh', ['-c', quorumCurl], { cwd: REPO_ROOT })).stdout) as { attestation: { signers: string[] } };
+      assert.deepEqual(attested.attestation.signers, ['operator-1', 'operator-2', 'operator-3']);
 
       child.kill('SIGINT');
       assert.equal(await exited, 0);

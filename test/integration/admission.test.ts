@@ -26,18 +26,36 @@ const admin = () => ({ authorization: `Bearer ${stack.adminToken}` });
 const inputs = { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } };
 
 describe('policies', () => {
-  it('refuses Rego that does not compile, with OPA-style file:row:col messages, and stores nothing', async () => {
-    const bad = await postJson(`${stack.gateway}/v1/policies`, { modules: { 'bad.rego': 'package x\n\nallow if {\n  input.a ==\n}\n' } }, admin());
-    assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.code, 'invalid_policy');
-    assert.match(bad.body.error.message, /^bad\.rego:\d+:\d+: rego_parse_error: /);
-    const unsafe = await postJson(`${stack.gateway}/v1/policies`, { modules: { 'u.rego': 'package x\n\nallow if {\n  y > 1\n}\n' } }, admin());
-    assert.equal(unsafe.body.error.code, 'invalid_policy');
-    assert.match(unsafe.body.error.message, /u\.rego:4:\d+: rego_unsafe_var_error: var y is unsafe/);
-    const unknown = await postJson(`${stack.gateway}/v1/policies`, { modules: { 'b.rego': 'package x\n\nallow if no_such.builtin(1)\n' } }, admin());
-    assert.equal(unknown.body.error.code, 'invalid_policy');
-    assert.equal((await postJson(`${stack.gateway}/v1/policies`, { modules: { 'a.rego': rego } })).status, 401);
-    assert.equal((await postJson(`${stack.gateway}/v1/policies`, { modules: {} }, admin())).body.error.code, 'invalid_request');
+  describe('refuses Rego that does not compile, with OPA-style file:row:col messages, and stores nothing', () => {
+    it('a parse error', async () => {
+      const bad = await postJson(`${stack.gateway}/v1/policies`, { modules: { 'bad.rego': 'package x\n\nallow if {\n  input.a ==\n}\n' } }, admin());
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'invalid_policy');
+      assert.match(bad.body.error.message, /^bad\.rego:\d+:\d+: rego_parse_error: /);
+    });
+
+    it('an unsafe variable', async () => {
+      const unsafe = await postJson(`${stack.gateway}/v1/policies`, { modules: { 'u.rego': 'package x\n\nallow if {\n  y > 1\n}\n' } }, admin());
+      assert.equal(unsafe.body.error.code, 'invalid_policy');
+      assert.match(unsafe.body.error.message, /u\.rego:4:\d+: rego_unsafe_var_error: var y is unsafe/);
+    });
+
+    it('an unknown builtin', async () => {
+      const unknown = await postJson(
+        `${stack.gateway}/v1/policies`,
+        { modules: { 'b.rego': 'package x\n\nallow if no_such.builtin(1)\n' } },
+        admin(),
+      );
+      assert.equal(unknown.body.error.code, 'invalid_policy');
+    });
+
+    it('without the admin token: 401', async () => {
+      assert.equal((await postJson(`${stack.gateway}/v1/policies`, { modules: { 'a.rego': rego } })).status, 401);
+    });
+
+    it('no modules: invalid_request', async () => {
+      assert.equal((await postJson(`${stack.gateway}/v1/policies`, { modules: {} }, admin())).body.error.code, 'invalid_request');
+    });
   });
 
   it('gives a policy its content hash as id, idempotently', async () => {

@@ -73,6 +73,100 @@ describe('bad inference requests get a clear 4xx and change nothing', () => {
     );
   });
 
+  describe('refuses a binary tensor header that declares more bytes than the body may hold, from the header alone (413)', () => {
+    // A header declaring a float32[1, 2^38] tensor (2^40 bytes), and none of its data.
+    const head = new Uint8Array(4 + 4 + 1 + 1 + 7 + 4 + 16 + 8);
+    const view = new DataView(head.buffer);
+    view.setUint32(0, 1, true); // one tensor
+    view.setUint32(4, 1, true); // name "a"
+    head[8] = 0x61;
+    head[9] = 7; // type "float32"
+    head.set(new TextEncoder().encode('float32'), 10);
+    view.setUint32(17, 2, true); // dims [1, 2^38]
+    view.setBigUint64(21, 1n, true);
+    view.setBigUint64(29, 2n ** 38n, true);
+    view.setBigUint64(37, 2n ** 40n, true); // 2^40 data bytes
+    for (const model of ['tiny-add', 'ppocr-det']) {
+      it(`by ${model}`, async () => {
+        await expectError(
+          call(`${stack.gateway}/v1/models/${model}/infer`, { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE }, body: head }),
+          413,
+          'payload_too_large',
+        );
+      });
+    }
+  });
+
+  it('caps a JSON body by what a fixed-shape model can take', async () => {
+    // tiny-add takes 8 float32 elements: a 1 MiB JSON body is refused without being parsed.
+    const padded = JSON.stringify({ inputs: good, padding: 'x'.repeat(1024 * 1024) });
+    await expectError(call(`${stack.gateway}/v1/models/tiny-add/infer`, { method: 'POST', body: padded }), 413, 'payload_too_large');
+  });
+
+  it('checks dims against the data before converting it', async () => {
+    // Dims claiming 50M elements (200 MB of float32) with one element of data: refused, nothing converted.
+    const huge = { x: { data: [0.5], type: 'float32', dims: [1, 3, 4096, 4096] } };
+    const res = await postJson(`${stack.gateway}/v1/models/ppocr-det/infer`, { inputs: huge });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'invalid_tensor');
+    assert.match(res.body.error.message, /hold 50331648 elements but data has 1/);
+  });
+
+  it('reads any order of type, dims and data the same', async () => {
+    const reordered = await call(`${stack.gateway}/v1/models/tiny-add/infer`, {
+      method: 'POST',
+      body: `{"inputs":{"b":{"data":[1,1,1,1],"dims":[1,4],"type":"float32"},"a":{"dims":[1,4],"data":[1,2,3,4],"type":"float32"}}}`,
+    });
+    assert.equal(reordered.status, 200, JSON.stringify(reordered.body));
+    assert.deepEqual(reordered.body.outputs.sum.data, [2, 3, 4, 5]);
+  });
+
+  describe('never answers a malformed path, name or body with a 5xx', () => {
+    it('a bad percent-encoding in an infer path: 400 invalid_path', async () => {
+      await expectError(call(`${stack.gateway}/v1/models/%E0%A4%A/infer`, { method: 'POST', body: '{}' }), 400, 'invalid_path');
+    });
+
+    it('a bad percent-encoding in a model path: 400 invalid_path', async () => {
+      await expectError(call(`${stack.gateway}/v1/models/%E0%A4%A`), 400, 'invalid_path');
+    });
+
+    it('a 5,000-character model name: 404 model_not_found', async () => {
+      await expectError(postJson(`${stack.gateway}/v1/models/${'x'.repeat(5000)}/infer`, { inputs: good }), 404, 'model_not_found');
+    });
+
+    const bodies = [
+      '',
+      'null',
+      '{"inputs": []}',
+      '{"inputs": {"a": 1}}',
+      `{"inputs": ${'['.repeat(10000)}}`,
+      '{"inputs": {"__proto__": {}}}',
+      '\u0000',
+    ];
+    for (const body of bodies) {
+      it(`a JSON body ${JSON.stringify(body.slice(0, 40))}: 400`, async () => {
+        const res = await call(`${stack.gateway}/v1/models/tiny-add/infer`, { method: 'POST', body });
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+      });
+    }
+
+    const binaries: [string, Uint8Array][] = [
+      ['empty', new Uint8Array()],
+      ['a tensor count with a name length past the end', new Uint8Array([1, 0, 0, 0, 255, 255, 255, 255])],
+      ['64 bytes of 0xff', new Uint8Array(64).fill(0xff)],
+    ];
+    for (const [name, body] of binaries) {
+      it(`a binary body, ${name}: a 4xx`, async () => {
+        const res = await call(`${stack.gateway}/v1/models/tiny-types/infer`, {
+          method: 'POST',
+          headers: { 'content-type': TENSORS_MEDIA_TYPE },
+          body,
+        });
+        assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${JSON.stringify(res.body)}`);
+      });
+    }
+  });
+
   it('answers unknown routes with 404 not_found', async () => {
     await expectError(call(`${stack.gateway}/v1/nothing-here`), 404, 'not_found');
   });

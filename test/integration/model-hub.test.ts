@@ -64,7 +64,7 @@ describe('model hub', () => {
     assert.equal(sha(new Uint8Array(await blob.arrayBuffer())), first.body.sha256);
     const latest = (await call(`${stack.gateway}/v1/models`)).body.models.find((m: { name: string }) => m.name === 'hub-test');
     assert.equal(latest.latestVersion, 3);
-    // The latest version is priced: it is never served without payment; version 2 is free.
+    // The latest version is priced: no version is served without paying the price now.
     const body = JSON.stringify({
       inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [1, 1, 1, 1] } },
     });
@@ -72,8 +72,10 @@ describe('model hub', () => {
     assert.equal(paid.status, 402);
     assert.equal(paid.body.accepts[0].amount, '1000');
     const v2 = await call(`${stack.gateway}/v1/models/hub-test/infer?version=2`, { method: 'POST', body });
-    assert.equal(v2.status, 200);
-    assert.deepEqual(v2.body.model, { name: 'hub-test', version: 2, sha256: second.body.sha256 });
+    assert.equal(v2.status, 402);
+    assert.equal(v2.body.accepts[0].amount, '1000');
+    const v1 = await call(`${stack.gateway}/v1/models/hub-test/infer?version=1`, { method: 'POST', body, headers: { accept: 'application/json' } });
+    assert.equal(v1.status, 402, 'an older version costs what the publisher asks now');
   });
 
   it('gives concurrent uploads distinct versions', async () => {
@@ -85,20 +87,51 @@ describe('model hub', () => {
     assert.deepEqual(replies.map((r) => r.body.version).sort(), [1, 2, 3, 4]);
   });
 
-  it('refuses uploads without the admin token or with bad content, and changes nothing', async () => {
-    const before = (await call(`${stack.gateway}/v1/models`)).body;
+  describe('refuses uploads without the admin token or with bad content, and changes nothing', () => {
     const bytes = testModels('-refused')[0]!.bytes;
-    assert.equal((await upload('refused', bytes, { token: null })).body.error.code, 'unauthorized');
-    assert.equal((await upload('refused', bytes, { token: 'wrong' })).status, 401);
-    const notOnnx = await upload('refused', new TextEncoder().encode('definitely not onnx'));
-    assert.equal(notOnnx.status, 400);
-    assert.equal(notOnnx.body.error.code, 'invalid_model');
-    assert.equal((await upload('Bad Name!', bytes)).body.error.code, 'invalid_model_name');
-    assert.equal((await upload('refused', bytes, { price: '-1' })).body.error.code, 'invalid_price');
-    assert.equal((await upload('refused', new Uint8Array())).body.error.code, 'invalid_model');
-    assert.deepEqual((await call(`${stack.gateway}/v1/models`)).body, before);
-    assert.equal((await call(`${stack.gateway}/v1/models/refused`)).body.error.code, 'model_not_found');
-    assert.equal((await call(`${stack.gateway}/v1/blobs/${sha(bytes)}`)).status, 404);
-    assert.equal((await call(`${stack.gateway}/v1/blobs/xyz`)).status, 400);
+    /** Runs `refuse` and checks it changed nothing: the same model list, no model `refused`, no blob of `bytes`. */
+    async function changesNothing(refuse: () => Promise<void>): Promise<void> {
+      const before = (await call(`${stack.gateway}/v1/models`)).body;
+      await refuse();
+      assert.deepEqual((await call(`${stack.gateway}/v1/models`)).body, before);
+      assert.equal((await call(`${stack.gateway}/v1/models/refused`)).body.error.code, 'model_not_found');
+      assert.equal((await call(`${stack.gateway}/v1/blobs/${sha(bytes)}`)).status, 404);
+    }
+
+    it('without the admin token: unauthorized', () =>
+      changesNothing(async () => {
+        assert.equal((await upload('refused', bytes, { token: null })).body.error.code, 'unauthorized');
+      }));
+
+    it('with a wrong token: 401', () =>
+      changesNothing(async () => {
+        assert.equal((await upload('refused', bytes, { token: 'wrong' })).status, 401);
+      }));
+
+    it('bytes that are not ONNX: 400 invalid_model', () =>
+      changesNothing(async () => {
+        const notOnnx = await upload('refused', new TextEncoder().encode('definitely not onnx'));
+        assert.equal(notOnnx.status, 400);
+        assert.equal(notOnnx.body.error.code, 'invalid_model');
+      }));
+
+    it('a name that is not one: invalid_model_name', () =>
+      changesNothing(async () => {
+        assert.equal((await upload('Bad Name!', bytes)).body.error.code, 'invalid_model_name');
+      }));
+
+    it('a negative price: invalid_price', () =>
+      changesNothing(async () => {
+        assert.equal((await upload('refused', bytes, { price: '-1' })).body.error.code, 'invalid_price');
+      }));
+
+    it('no bytes: invalid_model', () =>
+      changesNothing(async () => {
+        assert.equal((await upload('refused', new Uint8Array())).body.error.code, 'invalid_model');
+      }));
+
+    it('a blob id that is no sha256: 400', async () => {
+      assert.equal((await call(`${stack.gateway}/v1/blobs/xyz`)).status, 400);
+    });
   });
 });

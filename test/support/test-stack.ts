@@ -35,14 +35,27 @@ export async function launchTestStack(opts: Partial<LaunchOptions> = {}): Promis
   return launchLocalStack({ backends: 2, gatewayPort: 0, models, ...opts, stateDir });
 }
 
+/** The stack this test process launched for itself (a file run on its own), if it did. */
+let ownStack: Promise<LocalStack> | undefined;
+
+// Registered when a test file imports this module, i.e. at its top level: an after() registered
+// inside the before() hook that calls sharedStack() would belong to that hook and stop the stack as
+// soon as the hook ended. Only under the test runner (NODE_TEST_CONTEXT is set in its file processes),
+// so that scripts and benchmarks importing this module do not start a test harness.
+if (process.env['NODE_TEST_CONTEXT']) {
+  after(async () => {
+    if (ownStack) await (await ownStack).stop();
+  });
+}
+
 /**
  * The stack a test file runs against: the shared one `npm test` started, or, when the file is run on
- * its own, a stack launched for this file and stopped after it.
+ * its own, one stack launched for this test process (once, however often this is called) and stopped
+ * after its tests.
  */
 export async function sharedStack(): Promise<LocalStackFile> {
   const file = process.env[SHARED_STACK_ENV];
   if (file) return readStackFile(file);
-  const stack = await launchTestStack();
-  after(() => stack.stop());
-  return stack;
+  ownStack ??= launchTestStack();
+  return ownStack;
 }

@@ -2,14 +2,22 @@ import { encodePaymentSignatureHeader } from '@x402/core/http';
 import type { PaymentRequirements } from '@x402/core/types';
 import { authorizationTypes } from '@x402/evm';
 import { bytesToHex, createPublicClient, getAddress, http, parseAbi, type Address, type Hex, type LocalAccount } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { anvilDevAccounts } from '../../chain/anvil';
+import { connect } from '../../chain/clients';
+import { tokenAt } from '../../chain/token';
+import { paidFetch } from '../../sdk/src/paid-fetch';
+import { approvePermit2 } from '../../local-stack/launch';
 import type { LocalStackFile } from '../../local-stack/stack-file';
 
-/** The 402 requirements the gateway asks for a model (from its PAYMENT-REQUIRED answer). */
-export async function requirementsOf(url: string, body: string): Promise<PaymentRequirements> {
+/** The 402 requirements of `scheme` the gateway asks for a model (from its PAYMENT-REQUIRED answer). */
+export async function requirementsOf(url: string, body: string, scheme: 'exact' | 'upto' = 'exact'): Promise<PaymentRequirements> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   if (res.status !== 402) throw new Error(`expected 402, got ${res.status}`);
   const json = (await res.json()) as { accepts: PaymentRequirements[] };
-  return json.accepts[0]!;
+  const requirements = json.accepts.find((r) => r.scheme === scheme);
+  if (!requirements) throw new Error(`the gateway offers no ${scheme} payment`);
+  return requirements;
 }
 
 /** Fields of an EIP-3009 authorization a test may bend. */
@@ -73,4 +81,45 @@ export function balances(stack: LocalStackFile): (address: string) => Promise<bi
   const client = createPublicClient({ transport: http(chain.rpc) });
   const abi = parseAbi(['function balanceOf(address) view returns (uint256)']);
   return (address) => client.readContract({ address: chain.token as Address, abi, functionName: 'balanceOf', args: [address as Address] });
+}
+
+/**
+ * A fresh payer holding `amount` pgUSD (minted by the token's owner, anvil's dev account 0), and, if
+ * asked, having approved Permit2 for it: a payer whose ledger and rows start empty.
+ */
+export async function fundedPayer(stack: LocalStackFile, amount: bigint, opts: { approvePermit2?: boolean } = {}): Promise<LocalAccount> {
+  const chain = stack.chain!;
+  const key = generatePrivateKey();
+  const account = privateKeyToAccount(key);
+  const owner = anvilDevAccounts(1)[0]!;
+  if (amount > 0n) await tokenAt(chain.rpc, owner.privateKey, chain.token as Hex).mint(account.address, amount);
+  if (opts.approvePermit2) {
+    // The payer needs gas for its one approve transaction.
+    const funder = await connect(chain.rpc, owner.privateKey);
+    const hash = await funder.walletClient.sendTransaction({ to: account.address, value: 10n ** 17n });
+    await funder.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    await approvePermit2(chain.rpc, key, chain.token as Hex);
+  }
+  return account;
+}
+
+/** The same EIP-3009 payment as `paymentHeader`, in the legacy x402 v1 `X-PAYMENT` form. */
+export async function legacyPaymentHeader(
+  payer: LocalAccount,
+  req: PaymentRequirements,
+  o: AuthorizationOverrides = {},
+): Promise<{ header: string; nonce: Hex }> {
+  const { header, nonce } = await paymentHeader(payer, req, o);
+  const v2 = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { payload: unknown };
+  const v1 = { x402Version: 1, scheme: 'exact', network: req.network, payload: v2.payload };
+  return { header: Buffer.from(JSON.stringify(v1)).toString('base64'), nonce };
+}
+
+/** The official x402 client paying with `scheme`, for the stack's network and token. */
+export function officialClient(
+  stack: LocalStackFile,
+  payer: LocalAccount,
+  opts: { scheme?: 'exact' | 'upto'; paymentId?: string } = {},
+): typeof fetch {
+  return paidFetch(payer, { network: `eip155:${stack.chain!.chainId}`, asset: stack.chain!.token as Address, ...opts });
 }

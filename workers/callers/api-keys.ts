@@ -32,18 +32,23 @@ export async function createApiKey(
   return { id, key, label: body.label };
 }
 
+/** How long an isolate remembers a valid API key (keys are never reissued under another id). */
+export const API_KEY_TTL_MS = 60_000;
+const knownKeys = new Map<string, { id: string; at: number }>();
+
 /** The API key id of a request's `Authorization: Bearer pgk_…`, null without one, 401 for an unknown key. */
-export async function resolveCaller(db: D1Database, request: Request): Promise<string | null> {
+export async function resolveCaller(db: D1Database, request: Request, nowMs = Date.now()): Promise<string | null> {
   const header = request.headers.get('authorization') ?? '';
   if (!header.startsWith(`Bearer ${KEY_PREFIX}`)) return null;
   const match = /^Bearer (pgk_[0-9a-f]{48})$/.exec(header);
   if (!match) throw new InvalidApiKeyError();
-  const rows = await drizzle(db)
-    .select({ id: apiKeys.id })
-    .from(apiKeys)
-    .where(eq(apiKeys.keyHash, await hashKey(match[1]!)))
-    .limit(1);
+  const keyHash = await hashKey(match[1]!);
+  const known = knownKeys.get(keyHash);
+  if (known && nowMs - known.at < API_KEY_TTL_MS) return known.id;
+  const rows = await drizzle(db).select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).limit(1);
   if (!rows[0]) throw new InvalidApiKeyError();
+  knownKeys.set(keyHash, { id: rows[0].id, at: nowMs });
+  if (knownKeys.size > 4096) knownKeys.delete(knownKeys.keys().next().value!);
   return rows[0].id;
 }
 

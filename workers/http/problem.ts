@@ -1,4 +1,5 @@
 import { ProofgateError } from '../../core/errors';
+import { logEvent } from '../observability/log-event';
 
 /** Builds the JSON error body every endpoint uses: {"error": {"code", "message", ...details}}. */
 export function errorResponse(err: ProofgateError, headers?: HeadersInit): Response {
@@ -14,7 +15,7 @@ export function toErrorResponse(err: unknown): Response {
     const retryAfter = err.details?.['retryAfterSeconds'];
     return errorResponse(err, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : undefined);
   }
-  console.error('unhandled error', err instanceof Error ? (err.stack ?? err.message) : String(err));
+  logEvent('unhandled_error', { detail: (err instanceof Error ? (err.stack ?? err.message) : String(err)).slice(0, 2000) }, 'error');
   return errorResponse(new ProofgateError('internal_error', 'internal error', 500));
 }
 

@@ -2,9 +2,10 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { Hex } from 'viem';
 import { InvalidRequestError, ProofgateError } from '../../core/errors';
-import { readModelSignature, type TensorSpec } from '../../core/onnx';
-import { sha256Hex } from '../../core/tensors';
+import type { ModelSignature, TensorSpec } from '../../core/onnx';
+import { isUint256Decimal } from '../../core/receipts';
 import { modelVersions } from '../../schema';
+import { checkQuorumTerms, toleranceText, type QuorumTerms } from './quorum-terms';
 
 /** A model version as the API shows it. */
 export interface ModelVersion {
@@ -14,10 +15,22 @@ export interface ModelVersion {
   size: number;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** Atomic units of the payment asset: the price of a call, or a metered call's cap. "0" is free. */
   price: string;
   settlement: 'sync' | 'async';
+  /** `fixed`: a call costs `price`; `metered`: `min(price, base + ratePerMs × run time in ms)`. */
+  pricing: 'fixed' | 'metered';
+  /** A metered call's price per millisecond of backend run time ("0" when fixed). */
+  ratePerMs: string;
+  /** A metered call's price before its run time ("0" when fixed). */
+  base: string;
+  /** Quorum inference: the quorum an attestation of its outputs needs and the tolerance of agreement (quorum-terms.ts). */
+  quorum: QuorumTerms;
   createdAt: string;
 }
+
+/** How a version is priced when published: `price` and `settlement`, or, metered, a rate, a base and `price` as the cap. */
+export type PublishTerms = Pick<ModelVersion, 'price' | 'settlement' | 'pricing' | 'ratePerMs' | 'base' | 'quorum'>;
 
 /** The named model (or version) is not in the hub. */
 export class ModelNotFoundError extends ProofgateError {
@@ -39,11 +52,44 @@ export function checkModelName(name: string): string {
   return name;
 }
 
-/** Checks a price: a non-negative integer in atomic units, as a decimal string. */
+/** Checks a price: a non-negative integer in atomic units, as a decimal string (a uint256). */
 export function checkPrice(price: string | null | undefined): string {
   const p = price ?? '0';
-  if (!/^(0|[1-9][0-9]{0,77})$/.test(p)) throw new InvalidRequestError('invalid_price', 'price must be a non-negative integer in atomic token units');
+  if (!isUint256Decimal(p)) throw new InvalidRequestError('invalid_price', 'price must be a non-negative integer in atomic token units');
   return p;
+}
+
+/**
+ * The pricing terms of a publish request's query: `?price=N` (fixed, the default; 0 is free), or
+ * `?pricing=metered&ratePerMs=R&base=B&cap=C` (R > 0 per millisecond of backend run time, B ≥ 0,
+ * C > 0 and ≥ B), each with `settlement=sync|async`. A parameter of the other kind is refused.
+ */
+export function checkPublishTerms(query: URLSearchParams): PublishTerms {
+  const settlement = checkSettlement(query.get('settlement'));
+  const quorum = checkQuorumTerms(query);
+  const pricing = query.get('pricing') ?? 'fixed';
+  if (pricing === 'fixed') {
+    if (['ratePerMs', 'base', 'cap'].some((k) => query.has(k))) {
+      throw new InvalidRequestError('invalid_pricing', 'ratePerMs, base and cap are for pricing=metered');
+    }
+    return { price: checkPrice(query.get('price')), settlement, pricing, ratePerMs: '0', base: '0', quorum };
+  }
+  if (pricing !== 'metered') throw new InvalidRequestError('invalid_pricing', 'pricing must be "fixed" or "metered"');
+  if (query.has('price')) throw new InvalidRequestError('invalid_pricing', 'a metered model takes ratePerMs, base and cap, not price');
+  const amount = (key: string, fallback?: string): bigint => {
+    const value = query.get(key) ?? fallback;
+    if (value === undefined || !isUint256Decimal(value)) {
+      throw new InvalidRequestError('invalid_pricing', `${key} must be a non-negative integer in atomic token units`);
+    }
+    return BigInt(value);
+  };
+  const ratePerMs = amount('ratePerMs');
+  const base = amount('base', '0');
+  const cap = amount('cap');
+  if (ratePerMs === 0n)
+    throw new InvalidRequestError('invalid_pricing', 'a metered model needs ratePerMs > 0 (a price that does not depend on run time is fixed)');
+  if (cap === 0n || base > cap) throw new InvalidRequestError('invalid_pricing', 'cap must be above 0 and at least base');
+  return { price: cap.toString(), settlement, pricing, ratePerMs: ratePerMs.toString(), base: base.toString(), quorum };
 }
 
 /** Checks a settlement mode: `sync` (settle before returning the result, the default) or `async`. */
@@ -70,42 +116,55 @@ function toModelVersion(row: Row): ModelVersion {
     outputs: JSON.parse(row.outputs) as TensorSpec[],
     price: row.price,
     settlement: row.settlement,
+    pricing: row.pricing,
+    ratePerMs: row.pricePerMs,
+    base: row.priceBase,
+    quorum: {
+      thresholdBps: row.quorumThresholdBps,
+      tolerance: { absolute: Number(row.toleranceAbsolute), relative: Number(row.toleranceRelative) },
+    },
     createdAt: new Date(row.createdAt).toISOString(),
   };
 }
 
 /**
- * Publishes ONNX bytes as the next version of `name`. Idempotent: bytes, price and settlement equal
- * to an existing version of the name return that version (`created: false`). Bytes are stored in R2
- * before the version row exists, so a listed version always has its bytes.
+ * Records inspected model bytes as the next version of `name`. Idempotent: bytes and terms (price,
+ * settlement, pricing) equal to an existing version of the name return that version (`created: false`). The
+ * bytes must already be in R2 at modelObjectKey(sha256) (model-upload.ts puts them there first), so
+ * a listed version always has its bytes.
  */
 export async function publishModel(
   db: D1Database,
-  bucket: R2Bucket,
   name: string,
-  bytes: Uint8Array,
-  price: string,
-  settlement: 'sync' | 'async',
+  inspected: { sha256: Hex; size: number; signature: ModelSignature },
+  terms: PublishTerms,
   nowMs: number,
 ): Promise<{ model: ModelVersion; created: boolean }> {
   checkModelName(name);
+  const { price, settlement, pricing, ratePerMs, base, quorum } = terms;
   checkPrice(price);
-  if (bytes.byteLength === 0) throw new InvalidRequestError('invalid_model', 'model body is empty');
-  const signature = readModelSignature(bytes);
-  const sha256 = await sha256Hex(bytes);
+  const { sha256, size, signature } = inspected;
   const orm = drizzle(db);
   const same = await orm
     .select()
     .from(modelVersions)
     .where(
-      and(eq(modelVersions.name, name), eq(modelVersions.sha256, sha256), eq(modelVersions.price, price), eq(modelVersions.settlement, settlement)),
+      and(
+        eq(modelVersions.name, name),
+        eq(modelVersions.sha256, sha256),
+        eq(modelVersions.price, price),
+        eq(modelVersions.settlement, settlement),
+        eq(modelVersions.pricing, pricing),
+        eq(modelVersions.pricePerMs, ratePerMs),
+        eq(modelVersions.priceBase, base),
+        eq(modelVersions.quorumThresholdBps, quorum.thresholdBps),
+        eq(modelVersions.toleranceAbsolute, toleranceText(quorum.tolerance.absolute)),
+        eq(modelVersions.toleranceRelative, toleranceText(quorum.tolerance.relative)),
+      ),
     )
     .orderBy(desc(modelVersions.version))
     .limit(1);
   if (same[0]) return { model: toModelVersion(same[0]), created: false };
-
-  const key = modelObjectKey(sha256);
-  if (!(await bucket.head(key))) await bucket.put(key, bytes, { sha256: sha256.slice(2), httpMetadata: { contentType: 'application/octet-stream' } });
 
   // The version number is computed inside the INSERT so concurrent uploads cannot take the same one;
   // the primary key (name, version) rejects the loser, which simply tries again.
@@ -119,12 +178,18 @@ export async function publishModel(
               name: sql<string>`${name}`.as('name'),
               version: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1`.as('version'),
               sha256: sql<string>`${sha256}`.as('sha256'),
-              size: sql<number>`${bytes.byteLength}`.as('size'),
+              size: sql<number>`${size}`.as('size'),
               inputs: sql<string>`${JSON.stringify(signature.inputs)}`.as('inputs'),
               outputs: sql<string>`${JSON.stringify(signature.outputs)}`.as('outputs'),
               price: sql<string>`${price}`.as('price'),
               settlement: sql<'sync' | 'async'>`${settlement}`.as('settlement'),
               createdAt: sql<number>`${nowMs}`.as('created_at'),
+              pricing: sql<'fixed' | 'metered'>`${pricing}`.as('pricing'),
+              pricePerMs: sql<string>`${ratePerMs}`.as('price_per_ms'),
+              priceBase: sql<string>`${base}`.as('price_base'),
+              quorumThresholdBps: sql<number>`${quorum.thresholdBps}`.as('quorum_threshold_bps'),
+              toleranceAbsolute: sql<string>`${toleranceText(quorum.tolerance.absolute)}`.as('tolerance_absolute'),
+              toleranceRelative: sql<string>`${toleranceText(quorum.tolerance.relative)}`.as('tolerance_relative'),
             })
             .from(modelVersions)
             .where(eq(modelVersions.name, name)),

@@ -2,20 +2,24 @@ import { drizzle } from 'drizzle-orm/d1';
 import { inArray } from 'drizzle-orm';
 import { bytesToHex, zeroAddress, type Hex } from 'viem';
 import { z } from 'zod';
-import { computeIntentHash, intentSchema } from '../../core/attestation';
+import { activeOperators, computeIntentHash, intentSchema } from '../../core/attestation';
 import { addressSchema, bytes32Schema, isBytes32 } from '../../core/hex';
-import { ProofgateError, unwrapRpc } from '../../core/errors';
+import { InvalidRequestError, ProofgateError, unwrapRpc } from '../../core/errors';
+import { policyDataToleranceBps, taskAssignmentSchema, type TaskAssignment } from '../../core/operator-protocol';
 import { taskQuorum, type TaskQuorum, type TaskView } from '../../durable-objects/task-quorum';
 import { policyDataModules, tasks } from '../../schema';
 import { getPolicy, type StoredPolicy } from '../policies/policy-store';
-import { activeOperatorSnapshot } from '../operators/operator-registry';
-import type { IntentTask } from '../../core/operator-protocol';
+import { signerNodesOf } from '../operators/operator-registry';
+import type { OperatorRegistryChain } from '../operators/registry-snapshots';
 
 /** Body of `POST /v1/intents`. */
 export const submitIntentBody = z.object({
   intent: intentSchema,
   policyId: bytes32Schema,
   policyClient: addressSchema.optional(),
+  /** Newton's `wasm_args` (input of the policy's `newton:provider` PolicyData) and the called function's signature. */
+  wasmArgs: taskAssignmentSchema.shape.wasmArgs,
+  functionSignature: taskAssignmentSchema.shape.functionSignature,
   /** How long to wait for the attestation before answering 202 (ms). */
   waitMs: z.number().int().min(0).max(30_000).default(5_000),
   /** How long operators have to reach a quorum (s). */
@@ -24,10 +28,10 @@ export const submitIntentBody = z.object({
   validForSeconds: z.number().int().min(1).max(86_400).default(3_600),
 });
 
-/** There is no active operator to send the task to. */
+/** No member of the registry snapshot has a signer node to send the task to. */
 export class NoOperatorsError extends ProofgateError {
   constructor() {
-    super('no_operators', 'no active operator is registered', 503, { retryAfterSeconds: 5 });
+    super('no_operators', 'no staked operator with a registered signer node', 503, { retryAfterSeconds: 5 });
   }
 }
 
@@ -56,42 +60,47 @@ async function checkPolicyDataPresent(db: D1Database, policy: StoredPolicy): Pro
   if (missing.length > 0) throw new PolicyDataMissingError(missing);
 }
 
-/** Numeric PolicyData tolerance a policy declares in its params (`policyDataToleranceBps`), default exact. */
-export function policyDataTolerance(policy: StoredPolicy): number {
-  const params = policy.params as { policyDataToleranceBps?: unknown } | null;
-  const bps = typeof params === 'object' && params !== null ? params.policyDataToleranceBps : undefined;
-  return typeof bps === 'number' && Number.isInteger(bps) && bps >= 0 && bps <= 10_000 ? bps : 0;
+/** Where intents become tasks: D1 (policies, signer nodes, the task index), the task objects, the registry on chain. */
+export interface IntentStores {
+  db: D1Database;
+  tasks: DurableObjectNamespace<TaskQuorum>;
+  /** The registry on chain (a getter: a request refused earlier needs none). */
+  registry: () => OperatorRegistryChain;
 }
 
 /**
- * Creates a task for an intent under a policy in its own TaskQuorum object, snapshotting the
- * active operators, dispatches it, and waits up to `waitMs` for the outcome.
+ * Creates a task for an intent under a policy in its own TaskQuorum object, under the registry
+ * snapshot of the chain's latest block and the policy's quorum, dispatches it to the signer nodes
+ * of the snapshot's members, and waits up to `waitMs` for the outcome.
  */
-export async function submitIntent(
-  db: D1Database,
-  ns: DurableObjectNamespace<TaskQuorum>,
-  req: z.infer<typeof submitIntentBody>,
-  nowMs: number,
-): Promise<TaskView> {
-  const policy = await getPolicy(db, req.policyId);
-  await checkPolicyDataPresent(db, policy);
-  const operators = await activeOperatorSnapshot(db);
-  if (operators.length === 0) throw new NoOperatorsError();
+export async function submitIntent(stores: IntentStores, req: z.infer<typeof submitIntentBody>, nowMs: number): Promise<TaskView> {
+  const policy = await getPolicy(stores.db, req.policyId);
+  await checkPolicyDataPresent(stores.db, policy);
+  // The attestation is consumed on the registry's chain (AttestationValidator reads the same registry).
+  const chain = stores.registry();
+  const chainId = await chain.chainId();
+  if (req.intent.chainId !== chainId) {
+    throw new InvalidRequestError('unsupported_chain', `intents are attested for chain ${chainId}, where the operator registry is`);
+  }
+  const registry = await chain.latest();
+  const nodes = activeOperators(registry).length === 0 ? [] : await signerNodesOf(stores.db, registry);
+  if (nodes.length === 0) throw new NoOperatorsError();
   const createdAt = Math.floor(nowMs / 1000);
-  const task: IntentTask = {
+  const task: TaskAssignment = {
     taskId: bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
     policyId: policy.id.toLowerCase() as Hex,
     policyClient: req.policyClient ?? zeroAddress,
     chainId: req.intent.chainId,
     intent: req.intent,
-    modules: policy.modules,
-    entrypoint: policy.entrypoint,
-    params: policy.params,
-    policyData: policy.policyData,
+    thresholdBps: policy.thresholdBps,
+    registry: registry.address,
+    registryBlock: registry.blockNumber,
     createdAt,
     expiration: createdAt + req.validForSeconds,
+    ...(req.wasmArgs ? { wasmArgs: req.wasmArgs } : {}),
+    ...(req.functionSignature ? { functionSignature: req.functionSignature } : {}),
   };
-  await drizzle(db)
+  await drizzle(stores.db)
     .insert(tasks)
     .values({
       id: task.taskId,
@@ -101,14 +110,16 @@ export async function submitIntent(
       expiration: task.expiration,
       createdAt: nowMs,
     });
-  const stub = taskQuorum(ns, task.taskId);
+  const stub = taskQuorum(stores.tasks, task.taskId);
   unwrapRpc(
     await stub.start({
       task,
-      operators,
-      thresholdBps: policy.thresholdBps,
+      // Stakes travel as decimal strings: the snapshot is stored and sent as plain data.
+      registry: { ...registry, operators: activeOperators(registry).map((o) => ({ ...o, stake: String(o.stake) })) },
+      nodes,
+      policyData: policy.policyData.map(({ name }) => ({ name })),
+      toleranceBps: policyDataToleranceBps(policy.params),
       deadlineMs: nowMs + req.deadlineSeconds * 1000,
-      toleranceBps: policyDataTolerance(policy),
     }),
   );
   return (await stub.waitFor(req.waitMs))!;

@@ -18,20 +18,31 @@ export class PolicyDataNotFoundError extends ProofgateError {
 }
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+/** The four bytes after the magic: a core module's version, or a component's version and layer. */
+const BINARY_KINDS: readonly { kind: PolicyDataKind; bytes: readonly number[] }[] = [
+  { kind: 'core-module', bytes: [0x01, 0x00, 0x00, 0x00] },
+  { kind: 'component', bytes: [0x0d, 0x00, 0x01, 0x00] },
+];
+
+/** A PolicyData binary: a core module (Proofgate's ABI v1) or a component of Newton's `newton:provider` world. */
+export type PolicyDataKind = 'core-module' | 'component';
 
 /**
- * Stores a PolicyData WebAssembly module by content (idempotent). Only the binary header is checked
- * here: Workers cannot compile WebAssembly at run time, so the full ABI check happens on operators.
+ * Stores a PolicyData binary by content (idempotent). Only the header is checked here (a core
+ * module or a component): Workers cannot compile WebAssembly at run time, so the ABI and world
+ * checks happen on operators.
  */
 export async function storePolicyData(
   db: D1Database,
   bucket: R2Bucket,
   bytes: Uint8Array,
   nowMs: number,
-): Promise<{ sha256: Hex; size: number; created: boolean }> {
+): Promise<{ sha256: Hex; size: number; kind: PolicyDataKind; created: boolean }> {
   if (bytes.byteLength < 8 || WASM_MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new InvalidRequestError('invalid_wasm', 'body is not a WebAssembly binary (missing \\0asm header)');
   }
+  const kind = BINARY_KINDS.find((k) => k.bytes.every((b, i) => bytes[4 + i] === b))?.kind;
+  if (!kind) throw new InvalidRequestError('invalid_wasm', 'body is neither a WebAssembly core module (version 1) nor a component (layer 1)');
   const sha256 = bytesToHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
   const key = policyDataObjectKey(sha256);
   if (!(await bucket.head(key))) await bucket.put(key, bytes, { sha256: sha256.slice(2), httpMetadata: { contentType: 'application/wasm' } });
@@ -40,7 +51,7 @@ export async function storePolicyData(
     .values({ sha256, size: bytes.byteLength, createdAt: nowMs })
     .onConflictDoNothing()
     .returning({ sha256: policyDataModules.sha256 });
-  return { sha256, size: bytes.byteLength, created: inserted.length > 0 };
+  return { sha256, size: bytes.byteLength, kind, created: inserted.length > 0 };
 }
 
 /** The bytes of a stored PolicyData module. */

@@ -1,9 +1,9 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';
-import { bytesToHex, hexToBytes, type Address, type Hex } from 'viem';
+import { hexToBytes, type Address, type Hex } from 'viem';
 import { z } from 'zod';
-import { verifyProofOfPossession, verifySignature, type OperatorRegistry, type RegisteredOperator } from '../../core/attestation';
-import { InvalidRequestError, ProofgateError } from '../../core/errors';
+import { activeOperators, verifyProofOfPossession, verifySignature, type OperatorRegistry } from '../../core/attestation';
+import { ProofgateError } from '../../core/errors';
 import { operators } from '../../schema';
 import { addressSchema, hexBytesSchema } from '../../core/hex';
 import { deriveNodeAuthKey, operatorAuthLabel } from '../../core/node-protocol';
@@ -26,20 +26,13 @@ export const operatorRegistrationBody = z.object({
   signature: hexBytesSchema(96),
 });
 
-/** Body of `POST /v1/operators/:id/stake`. */
-export const operatorStakeBody = z.object({
-  stake: z.union([z.string().regex(/^(0|[1-9][0-9]{0,76})$/), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]),
-});
-
-/** An operator as the registry lists it. */
-export interface OperatorRecord {
+/** An operator's signer node as registered at the gateway. */
+export interface SignerNodeRecord {
   id: string;
   blsPublicKey: Hex;
   proofOfPossession: Hex;
   address: Address | null;
   url: string;
-  stake: string;
-  status: 'pending' | 'active' | 'disabled';
   registeredAt: string;
 }
 
@@ -50,24 +43,19 @@ export class OperatorRegistrationError extends ProofgateError {
   }
 }
 
-/** No operator with that id. */
-export class OperatorNotFoundError extends ProofgateError {
-  constructor(id: string) {
-    super('operator_not_found', `no operator ${id}`, 404);
-  }
-}
-
 /**
- * Registers an operator after checking its proof of possession (refusing rogue keys) and its
- * signature over this registration. A key already registered under another id is refused; the
- * same key and id again (a restarted node) updates the URL. Returns the gateway-request auth key.
+ * Registers an operator's signer node after checking its proof of possession (refusing rogue keys)
+ * and its signature over this registration. A key already registered under another id is refused;
+ * the same key and id again (a restarted node) updates the URL. Returns the gateway-request auth
+ * key. Tasks reach the node only while the OperatorRegistry on chain lists the same id with the same
+ * key and a positive stake.
  */
 export async function registerOperator(
   db: D1Database,
   gatewaySecret: string,
   reg: z.infer<typeof operatorRegistrationBody>,
   nowMs: number,
-): Promise<{ id: string; authKey: Hex; status: OperatorRecord['status']; created: boolean }> {
+): Promise<{ id: string; authKey: Hex; created: boolean }> {
   const id = reg.id ?? defaultOperatorId(reg.blsPublicKey);
   const publicKey = hexToBytes(reg.blsPublicKey);
   if (!verifyProofOfPossession(publicKey, hexToBytes(reg.proofOfPossession))) {
@@ -101,32 +89,16 @@ export async function registerOperator(
       proofOfPossession: reg.proofOfPossession,
       url: reg.url,
       address: reg.address ?? null,
-      stake: '0',
-      status: 'pending',
       registeredAt: nowMs,
       updatedAt: nowMs,
     });
   }
   const authKey = await deriveNodeAuthKey(gatewaySecret, operatorAuthLabel(id));
-  return { id, authKey, status: byId?.status ?? 'pending', created: !byId };
+  return { id, authKey, created: !byId };
 }
 
-/** Sets an operator's stake (admin); a positive stake makes it active, zero makes it pending. */
-export async function setOperatorStake(db: D1Database, id: string, body: z.infer<typeof operatorStakeBody>, nowMs: number): Promise<OperatorRecord> {
-  const stake = BigInt(body.stake);
-  if (stake >= 2n ** 256n) throw new InvalidRequestError('invalid_request', 'stake exceeds uint256');
-  const status = stake > 0n ? 'active' : 'pending';
-  const updated = await drizzle(db)
-    .update(operators)
-    .set({ stake: stake.toString(), status, updatedAt: nowMs })
-    .where(eq(operators.id, id))
-    .returning({ id: operators.id });
-  if (updated.length === 0) throw new OperatorNotFoundError(id);
-  return (await listOperators(db)).find((o) => o.id === id)!;
-}
-
-/** Every registered operator, ordered by id. */
-export async function listOperators(db: D1Database): Promise<OperatorRecord[]> {
+/** Every registered signer node, ordered by id. */
+export async function listSignerNodes(db: D1Database): Promise<SignerNodeRecord[]> {
   const rows = await drizzle(db).select().from(operators).orderBy(operators.id);
   return rows.map((r) => ({
     id: r.id,
@@ -134,25 +106,44 @@ export async function listOperators(db: D1Database): Promise<OperatorRecord[]> {
     proofOfPossession: r.proofOfPossession as Hex,
     address: (r.address as Address | null) ?? null,
     url: r.url,
-    stake: r.stake,
-    status: r.status,
     registeredAt: new Date(r.registeredAt).toISOString(),
   }));
 }
 
-/** An active operator with the URL the gateway reaches it at. */
-export type ActiveOperator = RegisteredOperator & { url: string; stake: string };
-
-/** The active operators (positive stake), as the registry snapshot tasks and verifiers use. */
-export async function activeOperatorSnapshot(db: D1Database): Promise<ActiveOperator[]> {
-  return (await listOperators(db))
-    .filter((o) => o.status === 'active')
-    .map((o) => ({ id: o.id, blsPublicKey: o.blsPublicKey, stake: o.stake, status: 'active', url: o.url }));
+/**
+ * The signer nodes that serve a registry snapshot: one per member whose registered node holds the
+ * very key the chain lists for that id (a node registered under a member's id with another key is
+ * no node of that member).
+ */
+export async function signerNodesOf(db: D1Database, registry: OperatorRegistry): Promise<{ id: string; url: string }[]> {
+  const nodes = new Map((await listSignerNodes(db)).map((n) => [n.id, n]));
+  return activeOperators(registry).flatMap((member) => {
+    const node = nodes.get(member.id);
+    return node && node.blsPublicKey.toLowerCase() === member.blsPublicKey.toLowerCase() ? [{ id: member.id, url: node.url }] : [];
+  });
 }
 
-/** The registry verifiers check attestations against (keys were admitted with proofs of possession). */
-export function toRegistry(snapshot: readonly RegisteredOperator[]): OperatorRegistry {
-  return {
-    operators: snapshot.map(({ id, blsPublicKey, stake, status }) => ({ id, blsPublicKey: bytesToHex(hexToBytes(blsPublicKey)), stake, status })),
+/** An operator as `GET /v1/operators` lists it: chain membership and stake, and its signer node at the gateway. */
+export interface OperatorListing {
+  id: string;
+  blsPublicKey: Hex;
+  /** Stake at the listed registry block ("0": not a member). */
+  stake: string;
+  node: Omit<SignerNodeRecord, 'id' | 'blsPublicKey'> | null;
+}
+
+/** The members of `registry` and the registered signer nodes, by id (members first, in registry order). */
+export async function listOperators(db: D1Database, registry: OperatorRegistry | null): Promise<OperatorListing[]> {
+  const nodes = await listSignerNodes(db);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const nodeOf = (id: string): OperatorListing['node'] => {
+    const n = byId.get(id);
+    return n ? { proofOfPossession: n.proofOfPossession, address: n.address, url: n.url, registeredAt: n.registeredAt } : null;
   };
+  const members = registry ? activeOperators(registry) : [];
+  const listed: OperatorListing[] = members.map((m) => ({ id: m.id, blsPublicKey: m.blsPublicKey, stake: String(m.stake), node: nodeOf(m.id) }));
+  for (const n of nodes) {
+    if (!members.some((m) => m.id === n.id)) listed.push({ id: n.id, blsPublicKey: n.blsPublicKey, stake: '0', node: nodeOf(n.id) });
+  }
+  return listed;
 }

@@ -1,9 +1,10 @@
 import { getAddress, isAddress, type Address } from 'viem';
-import { exactEvmRequirements } from '../../core/x402';
+import { exactEvmRequirements, uptoEvmRequirements } from '../../core/x402';
 import type { PaymentRequirements } from '@x402/core/types';
 import type { Env } from '../env';
+import type { CallPrice } from './call-price';
 
-/** Where and in what priced calls are paid: one EIP-3009 token on one EVM chain, settled by a facilitator. */
+/** Where and in what priced calls are paid: one token on one EVM chain, settled by a facilitator. */
 export interface PaymentConfig {
   chainId: number;
   asset: Address;
@@ -11,20 +12,32 @@ export interface PaymentConfig {
   assetVersion: string;
   payTo: Address;
   facilitatorUrl: string;
-  /** JSON-RPC endpoint for balance and nonce checks at the edge; checks are skipped without one. */
-  rpcUrl: string | null;
+  /** The address the facilitator settles from: `upto` payments name it; without it `upto` is not offered. */
+  facilitatorAddress: Address | null;
+  /** JSON-RPC endpoint for the balance, allowance and nonce checks every priced call needs before any work. */
+  rpcUrl: string;
   maxTimeoutSeconds: number;
   /** How long a settlement may take before its outcome counts as open (the payment goes pending). */
   settleTimeoutMs: number;
-  /** EIP-3009 (default) or Permit2, for tokens without EIP-3009; Permit2 needs its contracts on the chain. */
+  /** EIP-3009 (default) or Permit2 (tokens without EIP-3009), for the `exact` scheme. */
   assetTransferMethod: 'eip3009' | 'permit2';
+  /** How long a reservation may stay unresolved (the call still running) before the ledger resolves it against the chain. */
+  reservationTtlMs: number;
 }
+
+const positive = (raw: string | undefined, fallback: number): number => {
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
+};
 
 /** The deployment's payment settings, or null when x402 is not configured (priced models then answer 503). */
 export function paymentConfig(env: Env): PaymentConfig | null {
   const chainId = Number(env.X402_CHAIN_ID);
-  if (!Number.isSafeInteger(chainId) || chainId <= 0 || !env.X402_ASSET || !env.X402_PAY_TO || !env.X402_FACILITATOR_URL) return null;
+  if (!Number.isSafeInteger(chainId) || chainId <= 0 || !env.X402_ASSET || !env.X402_PAY_TO || !env.X402_FACILITATOR_URL || !env.X402_RPC_URL)
+    return null;
   if (!isAddress(env.X402_ASSET) || !isAddress(env.X402_PAY_TO)) return null;
+  const facilitatorAddress =
+    env.X402_FACILITATOR_ADDRESS && isAddress(env.X402_FACILITATOR_ADDRESS) ? getAddress(env.X402_FACILITATOR_ADDRESS) : null;
   return {
     chainId,
     asset: getAddress(env.X402_ASSET),
@@ -32,23 +45,39 @@ export function paymentConfig(env: Env): PaymentConfig | null {
     assetVersion: env.X402_ASSET_VERSION ?? '2',
     payTo: getAddress(env.X402_PAY_TO),
     facilitatorUrl: env.X402_FACILITATOR_URL.replace(/\/+$/, ''),
-    rpcUrl: env.X402_RPC_URL || null,
-    maxTimeoutSeconds: Number(env.X402_MAX_TIMEOUT_SECONDS) || 300,
-    settleTimeoutMs: Number(env.X402_SETTLE_TIMEOUT_MS) || 30_000,
+    facilitatorAddress,
+    rpcUrl: env.X402_RPC_URL,
+    maxTimeoutSeconds: positive(env.X402_MAX_TIMEOUT_SECONDS, 300),
+    settleTimeoutMs: positive(env.X402_SETTLE_TIMEOUT_MS, 30_000),
     assetTransferMethod: env.X402_ASSET_TRANSFER_METHOD === 'permit2' ? 'permit2' : 'eip3009',
+    reservationTtlMs: positive(env.X402_RESERVATION_TTL_MS, 10 * 60_000),
   };
 }
 
-/** The x402 requirements of one call at `amount` atomic units. */
-export function requirementsFor(config: PaymentConfig, amount: string): PaymentRequirements {
-  return exactEvmRequirements({
+/**
+ * How long an authorization must stay valid beyond now: room to run the call, settle it, and retry
+ * a settlement whose outcome was open, before the chain refuses the authorization as expired.
+ */
+export function minValiditySeconds(config: PaymentConfig): number {
+  return Math.ceil(config.settleTimeoutMs / 1000) + 30;
+}
+
+/**
+ * The x402 requirements a call is offered under, or null if this deployment cannot take its price. A
+ * fixed price: `exact` for the price, and, when the facilitator's address is known, `upto` with the
+ * price as its maximum (settled at the price). A metered price: `upto` with the cap as its maximum.
+ */
+export function offersFor(config: PaymentConfig, price: CallPrice): PaymentRequirements[] | null {
+  const common = {
     chainId: config.chainId,
     asset: config.asset,
     payTo: config.payTo,
-    amount: BigInt(amount),
+    amount: BigInt(price.amount),
     maxTimeoutSeconds: config.maxTimeoutSeconds,
     name: config.assetName,
     version: config.assetVersion,
-    assetTransferMethod: config.assetTransferMethod,
-  });
+  };
+  const upto = config.facilitatorAddress ? [uptoEvmRequirements({ ...common, facilitatorAddress: config.facilitatorAddress })] : [];
+  if (price.kind === 'metered') return upto.length > 0 ? upto : null;
+  return [exactEvmRequirements({ ...common, assetTransferMethod: config.assetTransferMethod }), ...upto];
 }

@@ -50,6 +50,11 @@ export class CompiledPolicyCache {
 
   constructor(private readonly capacity = 256) {}
 
+  /** The compiled policy with this id if this isolate has it (ids are content hashes: it cannot be stale). */
+  byId(id: string): CompiledAdmission | undefined {
+    return this.entries.get(id.toLowerCase());
+  }
+
   /** The compiled form of `policy`, compiling it on first use. */
   get(policy: StoredPolicy): CompiledAdmission {
     let entry = this.entries.get(policy.id);

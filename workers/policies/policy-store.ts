@@ -116,6 +116,23 @@ export async function getPolicy(db: D1Database, id: string): Promise<StoredPolic
   };
 }
 
+/** How long an isolate keeps a model's policy binding before reading it again. */
+export const BINDING_TTL_MS = 5_000;
+const bindings = new Map<string, { id: Hex | null; at: number }>();
+
+/**
+ * The id of the policy bound to a model, cached in the isolate for BINDING_TTL_MS (a binding
+ * changed in this isolate is seen at once; elsewhere within the TTL).
+ */
+export async function cachedModelPolicyId(db: D1Database, model: string, nowMs: number): Promise<Hex | null> {
+  const cached = bindings.get(model);
+  if (cached && nowMs - cached.at < BINDING_TTL_MS) return cached.id;
+  const id = await modelPolicyId(db, model);
+  bindings.set(model, { id, at: nowMs });
+  if (bindings.size > 4096) bindings.delete(bindings.keys().next().value!);
+  return id;
+}
+
 /** Binds a policy to a model name (replacing any previous binding). */
 export async function bindModelPolicy(db: D1Database, model: string, id: string, nowMs: number): Promise<void> {
   await getModelVersion(db, model);
@@ -124,11 +141,13 @@ export async function bindModelPolicy(db: D1Database, model: string, id: string,
     .insert(modelPolicies)
     .values({ model, policyId: id.toLowerCase(), createdAt: nowMs })
     .onConflictDoUpdate({ target: modelPolicies.model, set: { policyId: id.toLowerCase(), createdAt: nowMs } });
+  bindings.delete(model);
 }
 
 /** Removes a model's policy binding; true when there was one. */
 export async function unbindModelPolicy(db: D1Database, model: string): Promise<boolean> {
   const removed = await drizzle(db).delete(modelPolicies).where(eq(modelPolicies.model, model)).returning({ model: modelPolicies.model });
+  bindings.delete(model);
   return removed.length > 0;
 }
 

@@ -22,7 +22,7 @@ export function indexOf(routes: readonly RouteEntry[]): Response {
     .filter(([method, , , path]) => method !== 'ALL' && path)
     .map(([method, , handlers, path]) => {
       const who = handlers.map((h) => (h as Middleware).describes).filter(Boolean);
-      return `${method} ${path!.replace(/:([A-Za-z]+)/g, '{$1}')}${who.length ? ` (${who.join(', ')})` : ''}`;
+      return `${method} ${path!.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}${who.length ? ` (${who.join(', ')})` : ''}`;
     });
   return jsonResponse({ name: 'Proofgate', endpoints });
 }

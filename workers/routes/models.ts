@@ -2,13 +2,9 @@ import type { IRequest } from 'itty-router';
 import { InvalidRequestError, ProofgateError } from '../../core/errors';
 import { isSha256Id } from '../../core/hex';
 import type { Env } from '../env';
-import { checkPrice, checkSettlement, isPublishedSha256, listModelVersions, listModels, modelObjectKey, publishModel } from '../hub/model-store';
+import { isPublishedSha256, listModelVersions, listModels, modelObjectKey } from '../hub/model-store';
 import { runInferenceCall } from '../inference/inference-call';
-import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
-
-/** Largest model upload unless `MAX_MODEL_BYTES` says otherwise. */
-export const DEFAULT_MAX_MODEL_BYTES = 100 * 1024 * 1024;
 
 /** GET /v1/models: the latest version of every model. */
 export async function handleListModels(_req: IRequest, env: Env): Promise<Response> {
@@ -21,6 +17,10 @@ export async function handleListModels(_req: IRequest, env: Env): Promise<Respon
       size: m.size,
       price: m.price,
       settlement: m.settlement,
+      pricing: m.pricing,
+      ratePerMs: m.ratePerMs,
+      base: m.base,
+      quorum: m.quorum,
       inputs: m.inputs,
       outputs: m.outputs,
     })),
@@ -29,23 +29,8 @@ export async function handleListModels(_req: IRequest, env: Env): Promise<Respon
 
 /** GET /v1/models/:name: every version of a model. */
 export async function handleGetModel(req: IRequest, env: Env): Promise<Response> {
-  const name = decodeURIComponent(req.params['name']!);
+  const name = routeParam(req, 'name');
   return jsonResponse({ name, versions: await listModelVersions(env.DB, name) });
-}
-
-/** POST /v1/models/:name/versions?price=N&settlement=sync|async: publishes the ONNX body as a new version. */
-export async function handlePublishModel(req: RouteRequest, env: Env): Promise<Response> {
-  const query = new URL(req.url).searchParams;
-  const { model, created } = await publishModel(
-    env.DB,
-    env.MODELS,
-    decodeURIComponent(req.params['name']!),
-    req.rawBody,
-    checkPrice(query.get('price')),
-    checkSettlement(query.get('settlement')),
-    Date.now(),
-  );
-  return jsonResponse({ ...model, created }, created ? 201 : 200);
 }
 
 /** GET /v1/blobs/:sha256: the bytes of a published model, addressed by content. */
@@ -65,14 +50,24 @@ export async function handleGetBlob(req: IRequest, env: Env): Promise<Response> 
 }
 
 /** POST /v1/models/:name/infer[?version=N]: one inference call (see inference/inference-call.ts). */
-export async function handleInfer(req: IRequest, env: Env): Promise<Response> {
-  return runInferenceCall(env, req, {
-    name: decodeURIComponent(req.params['name']!),
+export async function handleInfer(req: IRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
+  return runInferenceCall(env, ctx, req, {
+    name: routeParam(req, 'name'),
     version: parseVersion(new URL(req.url).searchParams.get('version')),
   });
 }
 
-function parseVersion(raw: string | null): number | undefined {
+/** A path parameter, percent-decoded; a malformed escape is the caller's error (400), not a URIError. */
+export function routeParam(req: IRequest, name: string): string {
+  try {
+    return decodeURIComponent(req.params[name]!);
+  } catch {
+    throw new InvalidRequestError('invalid_path', `the ${name} in the path is not valid percent-encoding`);
+  }
+}
+
+/** A model version as a caller writes it (absent: the latest); anything but a positive integer is a 400 `invalid_version`. */
+export function parseVersion(raw: string | null): number | undefined {
   if (raw === null) return undefined;
   const v = Number(raw);
   if (!Number.isSafeInteger(v) || v < 1) throw new InvalidRequestError('invalid_version', 'version must be a positive integer');

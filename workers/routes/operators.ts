@@ -1,16 +1,12 @@
 import type { IRequest } from 'itty-router';
 import type { z } from 'zod';
+import type { OperatorRegistry } from '../../core/attestation';
 import type { Env } from '../env';
 import { isAdmin } from '../http/bearer-auth';
 import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
-import {
-  listOperators,
-  registerOperator,
-  setOperatorStake,
-  type operatorRegistrationBody,
-  type operatorStakeBody,
-} from '../operators/operator-registry';
+import { listOperators, registerOperator, type operatorRegistrationBody } from '../operators/operator-registry';
+import { configuredRegistryChain } from '../operators/registry-snapshots';
 
 /** POST /v1/operators/register: the operator token, a proof of possession and the BLS key's signature. */
 export async function handleRegisterOperator(req: RouteRequest<z.infer<typeof operatorRegistrationBody>>, env: Env): Promise<Response> {
@@ -18,14 +14,19 @@ export async function handleRegisterOperator(req: RouteRequest<z.infer<typeof op
   return jsonResponse(result, result.created ? 201 : 200);
 }
 
-/** POST /v1/operators/:id/stake: sets the operator's stake weight. */
-export async function handleSetOperatorStake(req: RouteRequest<z.infer<typeof operatorStakeBody>>, env: Env): Promise<Response> {
-  return jsonResponse(await setOperatorStake(env.DB, decodeURIComponent(req.params['id']!), req.content, Date.now()));
-}
-
-/** GET /v1/operators: id, BLS key and its proof of possession, address, stake, status (URLs for admins only). */
+/**
+ * GET /v1/operators: the OperatorRegistry's members at the latest block (id, BLS key, stake) and the
+ * signer nodes registered here (proof of possession, address; URLs for admins only); `registry` is
+ * null where the gateway has none configured.
+ */
 export async function handleListOperators(req: IRequest, env: Env): Promise<Response> {
   const admin = isAdmin(req, env.ADMIN_TOKEN);
-  const operators = (await listOperators(env.DB)).map(({ url, ...rest }) => (admin ? { ...rest, url } : rest));
-  return jsonResponse({ operators });
+  // Without a registry configured there are no members: the registered nodes are listed at stake 0.
+  const registry: OperatorRegistry | null = (await configuredRegistryChain(env)?.latest()) ?? null;
+  const operators = (await listOperators(env.DB, registry)).map((o) => {
+    if (!o.node || admin) return o;
+    const { url: _url, ...node } = o.node;
+    return { ...o, node };
+  });
+  return jsonResponse({ registry: registry && { address: registry.address, blockNumber: registry.blockNumber }, operators });
 }

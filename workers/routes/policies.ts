@@ -5,6 +5,8 @@ import type { Env } from '../env';
 import { type apiKeyBody, createApiKey } from '../callers/api-keys';
 import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
+import { checkModelName } from '../hub/model-store';
+import { routeParam } from './models';
 import { compiledPolicies, evaluateRule } from '../policies/admission';
 import { bindModelPolicy, createPolicy, getPolicy, unbindModelPolicy, type PolicyContent } from '../policies/policy-store';
 
@@ -46,14 +48,14 @@ export async function handleEvaluatePolicy(req: RouteRequest<z.infer<typeof eval
 
 /** PUT /v1/models/:name/policy `{"policyId"}`: every call to the model is admitted by that policy. */
 export async function handleBindModelPolicy(req: RouteRequest<z.infer<typeof bindPolicyBody>>, env: Env): Promise<Response> {
-  const model = decodeURIComponent(req.params['name']!);
+  const model = checkModelName(routeParam(req, 'name'));
   await bindModelPolicy(env.DB, model, req.content.policyId, Date.now());
   return jsonResponse({ model, policyId: req.content.policyId });
 }
 
 /** DELETE /v1/models/:name/policy */
 export async function handleUnbindModelPolicy(req: IRequest, env: Env): Promise<Response> {
-  const model = decodeURIComponent(req.params['name']!);
+  const model = checkModelName(routeParam(req, 'name'));
   return jsonResponse({ model, removed: await unbindModelPolicy(env.DB, model) });
 }
 

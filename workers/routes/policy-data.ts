@@ -4,8 +4,8 @@ import type { RouteRequest } from '../http/middleware';
 import { jsonResponse } from '../http/problem';
 import { getPolicyData, storePolicyData } from '../intents/policy-data-store';
 
-/** Largest PolicyData module. */
-export const MAX_POLICY_DATA_BYTES = 8 * 1024 * 1024;
+/** Largest PolicyData binary: a core module, or a component with its JavaScript engine inside (about 12 MiB). */
+export const MAX_POLICY_DATA_BYTES = 32 * 1024 * 1024;
 
 /** POST /v1/policy-data: stores the WebAssembly body under its sha256. */
 export async function handleUploadPolicyData(req: RouteRequest, env: Env): Promise<Response> {

@@ -9,5 +9,5 @@ import { loadReceipt } from '../inference/receipt-store';
 export async function handleGetReceipt(req: IRequest, env: Env): Promise<Response> {
   const id = String(req.params['requestId']);
   if (!isBytes32(id)) throw new InvalidRequestError('invalid_request_id', 'request ids are 0x followed by 64 hex digits');
-  return jsonResponse(await loadReceipt(env.DB, id));
+  return jsonResponse(await loadReceipt({ db: env.DB, fallback: env.REPLIES ?? env.MODELS }, id));
 }

@@ -140,7 +140,10 @@ function removeValue(v: Value, tree: PathTree): Value | undefined {
     const out: Value[] = [];
     v.forEach((val, i) => {
       const c = childFor(tree, i);
-      if (!c) return void out.push(val);
+      if (!c) {
+        out.push(val);
+        return;
+      }
       const rv = removeValue(val, c);
       if (rv !== undefined) out.push(rv);
     });
@@ -291,8 +294,11 @@ function applyPatch(doc: Value, patch: Value): Value | undefined {
 
 function walk(v: Value, path: Value[], out: Value[]): void {
   out.push([path.slice(), v]);
-  if (Array.isArray(v)) v.forEach((c, i) => walk(c, [...path, i], out));
-  else if (v instanceof RObject) for (const [k, c] of v.entries()) walk(c, [...path, k], out);
+  if (Array.isArray(v)) {
+    v.forEach((c, i) => {
+      walk(c, [...path, i], out);
+    });
+  } else if (v instanceof RObject) for (const [k, c] of v.entries()) walk(c, [...path, k], out);
   else if (v instanceof RSet) for (const c of v.values()) walk(c, [...path, c], out);
 }
 

@@ -87,7 +87,7 @@ function semverCompare(a: SemVer, b: SemVer): number {
 // ---- uri (Go's net/url.Parse subset) ----
 
 /** Decodes a percent-encoded string; throws Go's "invalid URL escape" message. */
-function unescape(s: string, whole: string): string {
+function urlUnescape(s: string, whole: string): string {
   const bad = /%(?![0-9a-fA-F]{2})/.exec(s);
   if (bad) throw builtinError('uri.parse', `parse ${JSON.stringify(whole)}: invalid URL escape ${JSON.stringify(s.slice(bad.index, bad.index + 3))}`);
   try {
@@ -114,7 +114,7 @@ function uriParse(s: string): RObject {
   const hash = rest.indexOf('#');
   let fragment = '';
   if (hash >= 0) {
-    fragment = unescape(rest.slice(hash + 1), s);
+    fragment = urlUnescape(rest.slice(hash + 1), s);
     rest = rest.slice(0, hash);
   }
   const sm = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(rest);
@@ -169,7 +169,7 @@ function uriParse(s: string): RObject {
         hostname = authority;
       }
     }
-    path = unescape(rest, s);
+    path = urlUnescape(rest, s);
     rawPath = escapedPath(rest);
   }
   if (scheme) out.set('scheme', scheme);

@@ -71,14 +71,14 @@ function certificateKey(der: Uint8Array): Key {
   return spki(pk);
 }
 
-type PemBlock = { type: string; der: Uint8Array };
+/** One PEM block: its label (`CERTIFICATE`, `PUBLIC KEY`, ...) and the DER bytes it armours. */
+export type PemBlock = { type: string; der: Uint8Array };
 
 /** Splits PEM text into blocks. */
 export function pemBlocks(text: string): PemBlock[] {
   const out: PemBlock[] = [];
   const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text))) {
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const der = base64Decode(m[2]!.replace(/\s+/g, ''), false, true);
     if (!der) throw new KeyError('failed to parse a PEM certificate');
     out.push({ type: m[1]!, der });

@@ -33,7 +33,6 @@ export function parseIP(s: string): IP | undefined {
     tailV4 = parseV4(s.slice(lastColon + 1));
     if (tailV4 === undefined) return undefined;
     head = s.slice(0, lastColon + 1) + (s[lastColon - 1] === ':' ? '' : '0:0');
-    if (head.endsWith('::')) head = head;
   }
   const dbl = head.split('::');
   if (dbl.length > 2) return undefined;

@@ -3,6 +3,7 @@
  * engine (newton-regorus, src/extensions/crypto.rs): Ethereum ECDSA signer recovery.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { ECDSASignature, WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { builtinError } from '../errors';
 import { str } from './args';
@@ -52,14 +53,14 @@ function recoverAddress(name: string, sig: Uint8Array, hash: Uint8Array): string
   const v = sig[64]!;
   const recovery = v === 0 || v === 27 ? 0 : v === 1 || v === 28 ? 1 : -1;
   if (recovery < 0) throw builtinError(name, `invalid recovery id: ${v}`);
-  let signature;
+  let signature: ECDSASignature;
   try {
     signature = secp256k1.Signature.fromBytes(sig.subarray(0, 64), 'compact').addRecoveryBit(recovery);
   } catch {
     throw builtinError(name, 'invalid signature: r and s must be in [1, n-1]');
   }
   if (signature.hasHighS()) throw builtinError(name, 'invalid signature: s is in the upper half of the curve order');
-  let point;
+  let point: WeierstrassPoint<bigint>;
   try {
     point = signature.recoverPublicKey(hash);
   } catch {

@@ -101,8 +101,7 @@ export function sprintf(format: string, values: Value[]): string {
   let ai = 0;
   const re = /%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?([a-zA-Z%])/g;
   let last = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(format))) {
+  for (let m = re.exec(format); m !== null; m = re.exec(format)) {
     out += format.slice(last, m.index);
     last = re.lastIndex;
     const [, flags = '', w, precStr, verb] = m as unknown as [string, string, string | undefined, string | undefined, string];

@@ -12,6 +12,7 @@ import type { TLV } from './der';
 import { base64Decode, base64Encode } from './encoding';
 import { formatIP } from './net';
 import { pemBlocks } from './keys';
+import type { PemBlock } from './keys';
 import { def } from './types';
 import type { BuiltinDef } from './types';
 
@@ -31,7 +32,7 @@ function derBlocks(name: string, input: string, want: string[]): Uint8Array[] {
       return splitDer(name, raw, want.includes('CERTIFICATE') ? 'x509: malformed certificate' : 'asn1: structure error: malformed DER');
     text = decoded;
   }
-  let blocks;
+  let blocks: PemBlock[];
   try {
     blocks = pemBlocks(text);
   } catch {
@@ -87,7 +88,11 @@ function name(t: TLV): RObject {
       names.push(RObject.fromRecord({ Type: id.split('.').map(Number), Value: value }));
       if (id === '2.5.4.3') cn = value;
       else if (id === '2.5.4.5') serial = value;
-      else if (NAME_OIDS[id]) (lists[NAME_OIDS[id]] ??= []).push(value);
+      else if (NAME_OIDS[id]) {
+        const list = lists[NAME_OIDS[id]] ?? [];
+        list.push(value);
+        lists[NAME_OIDS[id]] = list;
+      }
     }
   }
   const out = new RObject();
@@ -225,7 +230,7 @@ export const x509Builtins: BuiltinDef[] = [
   def('crypto.parse_private_keys', 1, (a) => {
     const s = str('crypto.parse_private_keys', a, 0);
     if (s === '') return null;
-    let blocks;
+    let blocks: PemBlock[];
     try {
       blocks = pemBlocks(
         s.trimStart().startsWith('-----BEGIN') ? s : dec.decode(base64Decode(s.replace(/\s+/g, ''), false, true) ?? new Uint8Array()),

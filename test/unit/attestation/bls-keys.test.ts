@@ -96,7 +96,8 @@ describe('proofs of possession', () => {
     const good = { ...candidate, proofOfPossession: bytesToHex(createProofOfPossession(bob.secretKey)) };
     const next = admitOperator(registry, good);
     assert.equal(next.operators.length, 2);
-    assert.equal(next.operators[1]?.status, 'active');
+    assert.equal(next.operators[1]?.stake, 5n);
+    assert.equal(next.blockNumber, registry.blockNumber, 'admission keeps the snapshot it was added to');
     assert.throws(() => admitOperator(next, good), { code: 'duplicate_operator' });
     assert.throws(() => admitOperator(next, { ...good, id: 'op-y' }), { code: 'duplicate_operator' });
   });

@@ -24,9 +24,20 @@ describe('canonicalJson', () => {
     assert.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
   });
 
-  it('refuses values without a JSON form', () => {
-    for (const bad of [Number.NaN, Infinity, 1n, () => 1, new Date(0), new Uint8Array(1), [undefined]]) {
-      assert.throws(() => canonicalJson(bad), CanonicalJsonError);
+  describe('refuses values without a JSON form', () => {
+    const bad: [string, unknown][] = [
+      ['NaN', Number.NaN],
+      ['Infinity', Infinity],
+      ['a bigint', 1n],
+      ['a function', () => 1],
+      ['a Date', new Date(0)],
+      ['a Uint8Array', new Uint8Array(1)],
+      ['undefined in an array', [undefined]],
+    ];
+    for (const [name, value] of bad) {
+      it(name, () => {
+        assert.throws(() => canonicalJson(value), CanonicalJsonError);
+      });
     }
   });
 });

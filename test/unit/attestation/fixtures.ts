@@ -7,11 +7,13 @@ import {
   computeIntentHash,
   computePolicyDataHash,
   createProofOfPossession,
+  emptyRegistry,
   generateKeyPair,
   signMessage,
   type Attestation,
   type AttestationRequest,
   type BlsKeyPair,
+  type BlsVerifier,
   type OperatorRegistry,
 } from '../../../core/attestation';
 
@@ -29,8 +31,14 @@ export const OPERATORS: readonly TestOperator[] = [
   makeOperator('op-4', 4, 400n),
 ];
 
-/** Registry with every fixture operator admitted through its proof of possession. */
-export function makeRegistry(operators: readonly TestOperator[] = OPERATORS): OperatorRegistry {
+/** The OperatorRegistry contract and block the fixture attestations name. */
+export const REGISTRY: Address = '0x00000000000000000000000000000000000000e9';
+export const REGISTRY_BLOCK = 42;
+/** The fixture policy's quorum (two thirds of stake, rounded up). */
+export const THRESHOLD_BPS = 6667;
+
+/** Registry snapshot with every fixture operator admitted through its proof of possession. */
+export function makeRegistry(operators: readonly TestOperator[] = OPERATORS, blockNumber = REGISTRY_BLOCK): OperatorRegistry {
   return operators.reduce<OperatorRegistry>(
     (registry, op) =>
       admitOperator(registry, {
@@ -39,7 +47,7 @@ export function makeRegistry(operators: readonly TestOperator[] = OPERATORS): Op
         proofOfPossession: bytesToHex(createProofOfPossession(op.secretKey)),
         stake: op.stake,
       }),
-    { operators: [] },
+    emptyRegistry(REGISTRY, blockNumber),
   );
 }
 
@@ -64,17 +72,24 @@ export function makeRequest(overrides: Partial<AttestationRequest> = {}): Attest
     reasons: [],
     policyDataHash: computePolicyDataHash({ sanctioned: ['0x3333333333333333333333333333333333333333'], limit: 5 }),
     expiration: Number(NOW) + 600,
-    thresholdBps: 6667,
+    thresholdBps: THRESHOLD_BPS,
+    registry: REGISTRY,
+    registryBlock: REGISTRY_BLOCK,
     ...overrides,
   };
 }
 
 /** Each signer signs the digest of `request` with its own key; the result is aggregated. */
-export function signAttestation(request: AttestationRequest, signers: readonly TestOperator[], registry: OperatorRegistry): Attestation {
+export function signAttestation(
+  request: AttestationRequest,
+  signers: readonly TestOperator[],
+  registry: OperatorRegistry,
+  verifier?: BlsVerifier,
+): Attestation {
   const intentHash = computeIntentHash(request.intent);
   const digest = hexToBytes(computeAttestationDigest({ ...request, intentHash }));
   const signatures = signers.map((op) => ({ operatorId: op.id, signature: bytesToHex(signMessage(op.secretKey, digest)) }));
-  return assembleAttestation(request, signatures, registry);
+  return assembleAttestation(request, signatures, registry, verifier);
 }
 
 /** Re-derives intentHash and digest after a test edits fields, so only the signature can object. */

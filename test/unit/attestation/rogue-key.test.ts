@@ -17,7 +17,7 @@ import {
   type Attestation,
   type OperatorRegistry,
 } from '../../../core/attestation';
-import { NOW, OPERATORS, makeRegistry, makeRequest } from './fixtures';
+import { NOW, OPERATORS, THRESHOLD_BPS, makeRegistry, makeRequest } from './fixtures';
 
 const G1 = bls12_381.G1.Point;
 const Fn = G1.Fn;
@@ -66,11 +66,13 @@ describe('rogue-key attack', () => {
       'victim + rogue key accepts a signature the victim never made',
     );
     // A registry that skipped the PoP check would accept a fully forged attestation.
+    const checked = makeRegistry();
     const unchecked: OperatorRegistry = {
-      operators: [...makeRegistry().operators, { id: 'attacker', blsPublicKey: bytesToHex(roguePublicKey), stake: 1000n, status: 'active' }],
+      ...checked,
+      operators: [...checked.operators, { id: 'attacker', blsPublicKey: bytesToHex(roguePublicKey), stake: 1000n }],
     };
     const attack = forgedAttestation(unchecked, ['op-4', 'attacker']);
-    assert.deepEqual(verifyAttestation(attack, unchecked, { now: NOW }), { valid: true, reasons: [] });
+    assert.deepEqual(verifyAttestation(attack, unchecked, { now: NOW, policyThresholdBps: THRESHOLD_BPS }), { valid: true, reasons: [] });
   });
 
   it('the attacker cannot produce a proof of possession for the crafted key', () => {
@@ -95,12 +97,12 @@ describe('rogue-key attack', () => {
   it('against PoP-registered keys the attack aggregate does not verify', () => {
     const registry = makeRegistry();
     const withAttacker = forgedAttestation(registry, ['op-4', 'attacker']);
-    assert.ok(verifyAttestation(withAttacker, registry, { now: NOW }).reasons.includes('unknown_signer'));
+    assert.ok(verifyAttestation(withAttacker, registry, { now: NOW, policyThresholdBps: THRESHOLD_BPS }).reasons.includes('unknown_signer'));
     // Claiming every registered operator signed (full stake) still fails the pairing check.
     const everyone = forgedAttestation(
       registry,
       OPERATORS.map((o) => o.id),
     );
-    assert.deepEqual(verifyAttestation(everyone, registry, { now: NOW }).reasons, ['invalid_signature']);
+    assert.deepEqual(verifyAttestation(everyone, registry, { now: NOW, policyThresholdBps: THRESHOLD_BPS }).reasons, ['invalid_signature']);
   });
 });

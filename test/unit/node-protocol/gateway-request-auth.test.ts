@@ -20,23 +20,46 @@ describe('gateway request authentication', () => {
     assert.notEqual(a, await deriveNodeAuthKey('secret-2', backendAuthLabel('0x00000000000000000000000000000000000000aa')));
   });
 
-  it('accepts the signed request and refuses any change, another key or a stale timestamp', async () => {
-    const key = await deriveNodeAuthKey('secret', backendAuthLabel('0x00000000000000000000000000000000000000aa'));
-    const otherKey = await deriveNodeAuthKey('secret', backendAuthLabel('0x00000000000000000000000000000000000000bb'));
-    const sig = await signGatewayRequest(key, request);
-    assert.equal(await verifyGatewayRequest(key, request, sig, now + 1000), true);
-    assert.equal(await verifyGatewayRequest(otherKey, request, sig, now), false);
-    for (const change of [
+  describe('accepts the signed request and refuses any change, another key or a stale timestamp', () => {
+    const keys = async () => ({
+      key: await deriveNodeAuthKey('secret', backendAuthLabel('0x00000000000000000000000000000000000000aa')),
+      otherKey: await deriveNodeAuthKey('secret', backendAuthLabel('0x00000000000000000000000000000000000000bb')),
+    });
+
+    it('accepts the signed request within the clock window', async () => {
+      const { key } = await keys();
+      assert.equal(await verifyGatewayRequest(key, request, await signGatewayRequest(key, request), now + 1000), true);
+    });
+
+    it('refuses it under another key', async () => {
+      const { key, otherKey } = await keys();
+      assert.equal(await verifyGatewayRequest(otherKey, request, await signGatewayRequest(key, request), now), false);
+    });
+
+    const changes: Partial<GatewayRequest>[] = [
       { path: '/v1/other' },
       { requestId: `0x${'ac'.repeat(32)}` },
       { subject: `0x${'ce'.repeat(32)}` },
       { bodySha256: `0x${'ee'.repeat(32)}` },
       { timestamp: now + 1 },
       { method: 'GET' },
-    ]) {
-      assert.equal(await verifyGatewayRequest(key, { ...request, ...change } as GatewayRequest, sig, now), false, JSON.stringify(change));
+    ];
+    for (const change of changes) {
+      it(`refuses it changed: ${JSON.stringify(change)}`, async () => {
+        const { key } = await keys();
+        const sig = await signGatewayRequest(key, request);
+        assert.equal(await verifyGatewayRequest(key, { ...request, ...change } as GatewayRequest, sig, now), false);
+      });
     }
-    assert.equal(await verifyGatewayRequest(key, request, sig, now + 61_000), false);
-    assert.equal(await verifyGatewayRequest(key, request, 'not-hex', now), false);
+
+    it('refuses it past the clock window', async () => {
+      const { key } = await keys();
+      assert.equal(await verifyGatewayRequest(key, request, await signGatewayRequest(key, request), now + 61_000), false);
+    });
+
+    it('refuses a signature that is not hex', async () => {
+      const { key } = await keys();
+      assert.equal(await verifyGatewayRequest(key, request, 'not-hex', now), false);
+    });
   });
 });

@@ -51,9 +51,16 @@ describe('readModelSignature', () => {
     );
   });
 
-  it('rejects bytes that are not an ONNX model', () => {
-    for (const bytes of [new Uint8Array(), new TextEncoder().encode('hello world'), new Uint8Array([0x08, 0x80])]) {
-      assert.throws(() => readModelSignature(bytes), InvalidModelError);
+  describe('rejects bytes that are not an ONNX model', () => {
+    const notModels: [string, Uint8Array][] = [
+      ['no bytes', new Uint8Array()],
+      ['text', new TextEncoder().encode('hello world')],
+      ['a truncated varint', new Uint8Array([0x08, 0x80])],
+    ];
+    for (const [name, bytes] of notModels) {
+      it(name, () => {
+        assert.throws(() => readModelSignature(bytes), InvalidModelError);
+      });
     }
   });
 });

@@ -73,25 +73,32 @@ describe('newton.crypto.ecdsa_recover_signer', () => {
     assert.notEqual(account.address, account.address.toLowerCase());
   });
 
-  it('is undefined for invalid operands, and raises the builtin error in strict mode', async () => {
-    const { hash, sig } = (await signaturesByParity()).get(27)!;
-    const cases: [unknown, unknown, string][] = [
-      [sig.slice(0, -2), hash, 'signature must be 65 bytes, got 64'],
-      [`${sig}00`, hash, 'signature must be 65 bytes, got 66'],
-      [sig, hash.slice(0, -2), 'message_hash must be 32 bytes, got 31'],
-      [sig, `${hash}00`, 'message_hash must be 32 bytes, got 33'],
-      [sig.slice(0, -1), hash, 'invalid hex in signature'],
-      [sig, hash.replace('0x', '0X'), 'invalid hex in message_hash'],
-      [sig.replace(/.$/, 'g'), hash, 'invalid hex in signature'],
-      [withV(sig, 29), hash, 'invalid recovery id: 29'],
-      [withV(sig, 2), hash, 'invalid recovery id: 2'],
-      [`0x${'00'.repeat(32)}${sig.slice(66)}`, hash, 'invalid signature: r and s must be in [1, n-1]'],
+  describe('is undefined for invalid operands, and raises the builtin error in strict mode', () => {
+    type Signed = { hash: `0x${string}`; sig: string };
+    const cases: [string, string, (s: Signed) => [unknown, unknown]][] = [
+      ['a signature one byte short', 'signature must be 65 bytes, got 64', ({ sig, hash }) => [sig.slice(0, -2), hash]],
+      ['a signature one byte long', 'signature must be 65 bytes, got 66', ({ sig, hash }) => [`${sig}00`, hash]],
+      ['a hash one byte short', 'message_hash must be 32 bytes, got 31', ({ sig, hash }) => [sig, hash.slice(0, -2)]],
+      ['a hash one byte long', 'message_hash must be 32 bytes, got 33', ({ sig, hash }) => [sig, `${hash}00`]],
+      ['a signature of odd length', 'invalid hex in signature', ({ sig, hash }) => [sig.slice(0, -1), hash]],
+      ['a hash with an upper-case prefix', 'invalid hex in message_hash', ({ sig, hash }) => [sig, hash.replace('0x', '0X')]],
+      ['a signature with a non-hex digit', 'invalid hex in signature', ({ sig, hash }) => [sig.replace(/.$/, 'g'), hash]],
+      ['v = 29', 'invalid recovery id: 29', ({ sig, hash }) => [withV(sig, 29), hash]],
+      ['v = 2', 'invalid recovery id: 2', ({ sig, hash }) => [withV(sig, 2), hash]],
+      ['r = 0', 'invalid signature: r and s must be in [1, n-1]', ({ sig, hash }) => [`0x${'00'.repeat(32)}${sig.slice(66)}`, hash]],
     ];
-    for (const [a, b, message] of cases) {
-      assert.equal(call(RECOVER, a, b), undefined, message);
-      assert.equal(strictError(RECOVER, a, b), `eval_builtin_error: ${RECOVER}: ${message}`);
+    for (const [name, message, operands] of cases) {
+      it(`${name}: ${message}`, async () => {
+        const [a, b] = operands((await signaturesByParity()).get(27)!);
+        assert.equal(call(RECOVER, a, b), undefined);
+        assert.equal(strictError(RECOVER, a, b), `eval_builtin_error: ${RECOVER}: ${message}`);
+      });
     }
-    assert.match(strictError(RECOVER, 1, hash), /eval_type_error: newton\.crypto\.ecdsa_recover_signer: operand 1 must be string but got number/);
+
+    it('a number: a type error in strict mode', async () => {
+      const { hash } = (await signaturesByParity()).get(27)!;
+      assert.match(strictError(RECOVER, 1, hash), /eval_type_error: newton\.crypto\.ecdsa_recover_signer: operand 1 must be string but got number/);
+    });
   });
 
   it('refuses the high-s twin of a valid signature, as Newton (k256) does', async () => {

@@ -13,35 +13,35 @@ function value(expr: string, opts: EvaluateOptions = {}): unknown {
   return rows.length ? rows[0]!.x : undefined;
 }
 
-/** Milliseconds `f` takes. */
-function timed(f: () => void): number {
-  const start = performance.now();
-  f();
-  return performance.now() - start;
-}
-
 const strict = { strictBuiltinErrors: true };
 
 describe('regex.* and glob.* in linear time', () => {
-  it('matches catastrophic-backtracking patterns on long inputs fast', () => {
-    const s = `${'a'.repeat(100_000)}!`;
-    const ms = timed(() => {
-      assert.equal(value('regex.match(`(a+)+$`, input.s)', { input: { s } }), false);
-      assert.deepEqual(value('regex.find_n(`(x+x+)+y`, input.s, -1)', { input: { s: 'x'.repeat(20_000) } }), []);
-      assert.equal(value('regex.replace(input.s, `(a|aa)+$`, "")', { input: { s } }), s);
-      assert.equal(value('regex.template_match("id:{(a+)+$}", input.s, "{", "}")', { input: { s: `id:${s}` } }), false);
-      assert.equal(value('glob.match("*a*a*a*a*a*a*a*a*b", [], input.s)', { input: { s } }), false);
+  // On these inputs a backtracking engine would not return in any useful time, so finishing at all
+  // is the check; no wall-clock bound here (it would flake on a loaded machine).
+  const s = `${'a'.repeat(100_000)}!`;
+  const cases: [string, string, unknown, unknown][] = [
+    ['regex.match', 'regex.match(`(a+)+$`, input.s)', s, false],
+    ['regex.find_n', 'regex.find_n(`(x+x+)+y`, input.s, -1)', 'x'.repeat(20_000), []],
+    ['regex.replace', 'regex.replace(input.s, `(a|aa)+$`, "")', s, s],
+    ['regex.template_match', 'regex.template_match("id:{(a+)+$}", input.s, "{", "}")', `id:${s}`, false],
+    ['glob.match', 'glob.match("*a*a*a*a*a*a*a*a*b", [], input.s)', s, false],
+  ];
+  for (const [name, expr, input, expected] of cases) {
+    it(`${name} answers a catastrophic-backtracking pattern on a long input`, () => {
+      assert.deepEqual(value(expr, { input: { s: input } }), expected);
     });
-    assert.ok(ms < 3000, `took ${ms} ms`);
-  });
+  }
 });
 
 describe('RE2 syntax and semantics, as OPA (Go) has them', () => {
-  it('rejects lookarounds and backreferences: undefined, or the builtin error in strict mode', () => {
-    for (const p of ['(?=a)', '(?!a)', '(?<=a)b', '(a)\\1']) {
-      assert.equal(value(`regex.is_valid(${JSON.stringify(p)})`), false, p);
-      assert.equal(value(`regex.match(${JSON.stringify(p)}, "ab")`), undefined, p);
-    }
+  for (const p of ['(?=a)', '(?!a)', '(?<=a)b', '(a)\\1']) {
+    it(`rejects ${p}: not valid, and undefined in a match`, () => {
+      assert.equal(value(`regex.is_valid(${JSON.stringify(p)})`), false);
+      assert.equal(value(`regex.match(${JSON.stringify(p)}, "ab")`), undefined);
+    });
+  }
+
+  it('rejects a lookahead with the builtin error in strict mode', () => {
     assert.throws(
       () => value('regex.match("(?=a)", "a")', strict),
       (e: unknown) =>
@@ -57,6 +57,7 @@ describe('RE2 syntax and semantics, as OPA (Go) has them', () => {
     assert.equal(value('regex.match(`^\\Q*.+\\E$`, "*.+")'), true);
     assert.equal(value('regex.match(`^[[:alpha:]]+$`, "abc")'), true);
     assert.equal(value('regex.match(`^\\pL+$`, "héllo")'), true);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${2}` is Go's regexp replacement syntax under test, not a JS template.
     assert.equal(value('regex.replace("ab", `(?P<first>a)(b)`, "${2}$first")'), 'ba');
   });
 
@@ -156,7 +157,10 @@ describe('the compiled-pattern cache', () => {
     const ctx = { context: {}, charge: () => {} };
     // `a[ab]{16}[cd]` over random a/b text visits tens of thousands of DFA states.
     let x = 1;
-    const s = Array.from({ length: 200_000 }, () => (((x = (x * 1103515245 + 12345) & 0x7fffffff) >> 16) & 1 ? 'a' : 'b')).join('');
+    const s = Array.from({ length: 200_000 }, () => {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      return (x >> 16) & 1 ? 'a' : 'b';
+    }).join('');
     const r = compileRegex('regex.match', 'a[ab]{16}[cd]', ctx);
     assert.equal(testRegex(r, s, ctx), false);
     const dfa = r.re.re2().lazyDFA as { stateBudget: number; memBudget: number };

@@ -38,7 +38,7 @@ describe('canonical tensor encoding', () => {
     assert.deepEqual(decoded['sr']!.data, tensors.sr.data);
   });
 
-  it('rejects anything that is not canonical', () => {
+  describe('rejects anything that is not canonical', () => {
     const one = encodeTensors({ x: tensorFromJson('x', { type: 'uint8', dims: [2], data: [7, 9] }) });
     const withTrailing = new Uint8Array([...one, 0]);
     const truncated = one.subarray(0, one.length - 1);
@@ -54,7 +54,9 @@ describe('canonical tensor encoding', () => {
     const badType = one.slice();
     badType[10] = 'x'.charCodeAt(0); // "xint8"
     for (const [why, bytes] of Object.entries({ withTrailing, truncated, swapped, wrongLen, badType, empty: new Uint8Array() })) {
-      assert.throws(() => decodeTensors(bytes), InvalidTensorError, why);
+      it(why, () => {
+        assert.throws(() => decodeTensors(bytes), InvalidTensorError);
+      });
     }
   });
 });

@@ -45,7 +45,7 @@ describe('tensor JSON codec', () => {
     assert.deepEqual([...t.data], [4, 3, 2, 1]);
   });
 
-  it('rejects malformed tensors with invalid_tensor', () => {
+  describe('rejects malformed tensors with invalid_tensor', () => {
     const bad: unknown[] = [
       null,
       [],
@@ -65,27 +65,41 @@ describe('tensor JSON codec', () => {
       { type: 'float32', dims: [1], data: 'x' },
     ];
     for (const b of bad) {
-      assert.throws(
-        () => tensorFromJson('x', b),
-        (e: unknown) => e instanceof InvalidTensorError && e.code === 'invalid_tensor' && e.status === 400,
-        JSON.stringify(b),
-      );
+      it(JSON.stringify(b), () => {
+        assert.throws(
+          () => tensorFromJson('x', b),
+          (e: unknown) => e instanceof InvalidTensorError && e.code === 'invalid_tensor' && e.status === 400,
+        );
+      });
     }
   });
 });
 
 describe('float16', () => {
-  it('rounds to nearest even and decodes exactly', () => {
-    assert.equal(toFloat16Bits(1), 0x3c00);
-    assert.equal(toFloat16Bits(-2), 0xc000);
-    assert.equal(toFloat16Bits(65504), 0x7bff);
-    assert.equal(toFloat16Bits(65520), 0x7c00);
-    assert.equal(toFloat16Bits(2 ** -24), 0x0001);
-    assert.equal(toFloat16Bits(2 ** -25), 0x0000); // tie rounds to even (zero)
-    assert.equal(toFloat16Bits(1 + 2 ** -11), 0x3c00); // tie between 1 and 1+2^-10 rounds to even
-    assert.equal(toFloat16Bits(1 + 3 * 2 ** -11), 0x3c02);
-    assert.equal(toFloat16Bits(0.1), 0x2e66);
-    for (let bits = 0; bits < 0x7c00; bits += 37) assert.equal(toFloat16Bits(fromFloat16Bits(bits)), bits);
-    assert.ok(Number.isNaN(fromFloat16Bits(0x7e00)));
+  describe('rounds to nearest even and decodes exactly', () => {
+    const rounded: [string, number, number][] = [
+      ['1', 1, 0x3c00],
+      ['-2', -2, 0xc000],
+      ['the largest float16', 65504, 0x7bff],
+      ['65520, to infinity', 65520, 0x7c00],
+      ['the smallest subnormal', 2 ** -24, 0x0001],
+      ['half the smallest subnormal: a tie, to even (zero)', 2 ** -25, 0x0000],
+      ['the tie between 1 and 1+2^-10, to even', 1 + 2 ** -11, 0x3c00],
+      ['1 + 3·2^-11, up', 1 + 3 * 2 ** -11, 0x3c02],
+      ['0.1', 0.1, 0x2e66],
+    ];
+    for (const [name, value, bits] of rounded) {
+      it(`encodes ${name}`, () => {
+        assert.equal(toFloat16Bits(value), bits);
+      });
+    }
+
+    it('decodes every 37th finite bit pattern exactly (round trip)', () => {
+      for (let bits = 0; bits < 0x7c00; bits += 37) assert.equal(toFloat16Bits(fromFloat16Bits(bits)), bits);
+    });
+
+    it('decodes NaN', () => {
+      assert.ok(Number.isNaN(fromFloat16Bits(0x7e00)));
+    });
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { x402Client } from '@x402/core/client';
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types';
 import { PERMIT2_ADDRESS, permit2WitnessTypes, toClientEvmSigner, x402ExactPermit2ProxyAddress } from '@x402/evm';
@@ -88,29 +88,45 @@ describe('x402 exact scheme, Permit2 path', () => {
     assert.equal(verified.nonceKey, permit2NonceKey(8453, payer.address, nonce));
   });
 
-  it('refuses each bent field with its code', async () => {
-    const base = await officialPermit2();
-    const cases: [string, PaymentPayload][] = [
-      ['ok', await resigned(base, (a) => a)],
-      ['insufficient_amount', await resigned(base, (a) => ({ ...a, permitted: { ...a.permitted, amount: '999' } }))],
-      ['amount_mismatch', await resigned(base, (a) => ({ ...a, permitted: { ...a.permitted, amount: '1001' } }))],
-      ['asset_mismatch', await resigned(base, (a) => ({ ...a, permitted: { ...a.permitted, token: stranger.address } }))],
-      ['recipient_mismatch', await resigned(base, (a) => ({ ...a, witness: { ...a.witness, to: stranger.address } }))],
-      ['invalid_payload', await resigned(base, (a) => ({ ...a, spender: stranger.address }))],
-      ['authorization_expired', await resigned(base, (a) => ({ ...a, deadline: String(now() - 1) }))],
-      ['authorization_not_yet_valid', await resigned(base, (a) => ({ ...a, witness: { ...a.witness, validAfter: String(now() + 3600) } }))],
-      ['invalid_signature', await resigned(base, (a) => a, stranger)],
-      ['invalid_signature', await resigned(base, (a) => a, payer, 1)],
+  describe('refuses each bent field with its code', () => {
+    /** The official client's payload every case bends (read-only). */
+    let base: PaymentPayload;
+    before(async () => {
+      base = await officialPermit2();
+    });
+    const cases: [string, string, (base: PaymentPayload) => Promise<PaymentPayload> | PaymentPayload][] = [
+      ['nothing bent (re-signed as is)', 'ok', (b) => resigned(b, (a) => a)],
+      ['less than the price', 'insufficient_amount', (b) => resigned(b, (a) => ({ ...a, permitted: { ...a.permitted, amount: '999' } }))],
+      ['more than the price', 'amount_mismatch', (b) => resigned(b, (a) => ({ ...a, permitted: { ...a.permitted, amount: '1001' } }))],
+      ['another token', 'asset_mismatch', (b) => resigned(b, (a) => ({ ...a, permitted: { ...a.permitted, token: stranger.address } }))],
+      ['another recipient', 'recipient_mismatch', (b) => resigned(b, (a) => ({ ...a, witness: { ...a.witness, to: stranger.address } }))],
+      ['another spender', 'invalid_payload', (b) => resigned(b, (a) => ({ ...a, spender: stranger.address }))],
+      ['a past deadline', 'authorization_expired', (b) => resigned(b, (a) => ({ ...a, deadline: String(now() - 1) }))],
       [
+        'a validAfter to come',
+        'authorization_not_yet_valid',
+        (b) => resigned(b, (a) => ({ ...a, witness: { ...a.witness, validAfter: String(now() + 3600) } })),
+      ],
+      ["a stranger's signature", 'invalid_signature', (b) => resigned(b, (a) => a, stranger)],
+      ['a signature by the payer over another chain', 'invalid_signature', (b) => resigned(b, (a) => a, payer, 1)],
+      [
+        'a nonce changed after signing',
         'invalid_signature',
-        {
-          ...base,
-          payload: { ...base.payload, permit2Authorization: { ...(base.payload as { permit2Authorization: P2 }).permit2Authorization, nonce: '7' } },
-        },
+        (b) => ({
+          ...b,
+          payload: { ...b.payload, permit2Authorization: { ...(b.payload as { permit2Authorization: P2 }).permit2Authorization, nonce: '7' } },
+        }),
       ],
     ];
-    for (const [expected, payload] of cases) assert.equal(await code(payload), expected, expected);
-    assert.equal(x402ExactPermit2ProxyAddress.length, 42);
+    for (const [name, expected, bend] of cases) {
+      it(`${name}: ${expected}`, async () => {
+        assert.equal(await code(await bend(base)), expected);
+      });
+    }
+
+    it('names the canonical exact proxy', () => {
+      assert.equal(x402ExactPermit2ProxyAddress.length, 42);
+    });
   });
 
   it('accepts only the transfer method the requirements ask for', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { x402Client } from '@x402/core/client';
 import { decodePaymentRequiredHeader, encodePaymentSignatureHeader } from '@x402/core/http';
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types';
@@ -128,7 +128,7 @@ describe('x402 PaymentRequired', () => {
   });
 
   it('refuses to build a PaymentRequired with no accepted requirements', () => {
-    assert.throws(() => paymentRequired(resource, []));
+    assert.throws(() => paymentRequired(resource, []), { name: 'ZodError' });
   });
 });
 
@@ -157,90 +157,163 @@ describe('verifyExactEvmPayment', () => {
     assert.equal(readPaymentHeader(new Headers({ accept: 'application/json' })), undefined);
   });
 
-  it('rejects undecodable or malformed headers with invalid_payload', async () => {
+  describe('rejects undecodable or malformed headers with invalid_payload', () => {
     const b64 = (value: unknown) => btoa(JSON.stringify(value));
-    const good = (await officialPayment()).payload;
-    for (const header of [
-      '%%%not-base64%%%',
-      btoa('not json'),
-      b64({ x402Version: 3, accepted: good.accepted, payload: good.payload }),
-      b64({ x402Version: 2, payload: good.payload }),
-      'A'.repeat(20_000),
-    ]) {
-      assert.throws(
-        () => decodePaymentHeader(header),
-        (e: unknown) => (e as PaymentRejectedError).code === 'invalid_payload',
-        header.slice(0, 30),
-      );
+    /** The official client's payload the malformed headers are made from (read-only). */
+    let good: PaymentPayload;
+    before(async () => {
+      good = (await officialPayment()).payload;
+    });
+    const headers: [string, () => string][] = [
+      ['not base64', () => '%%%not-base64%%%'],
+      ['base64 of something not JSON', () => btoa('not json')],
+      ['an unknown x402 version', () => b64({ x402Version: 3, accepted: good.accepted, payload: good.payload })],
+      ['no accepted requirements', () => b64({ x402Version: 2, payload: good.payload })],
+      ['20,000 bytes', () => 'A'.repeat(20_000)],
+    ];
+    for (const [name, header] of headers) {
+      it(`refuses ${name} when decoding`, () => {
+        assert.throws(
+          () => decodePaymentHeader(header()),
+          (e: unknown) => (e as PaymentRejectedError).code === 'invalid_payload',
+        );
+      });
     }
-    const shortNonce = { ...good, payload: { ...good.payload, authorization: { ...(good.payload.authorization as object), nonce: '0x1234' } } };
-    assert.equal(await rejection(decodePaymentHeader(b64(shortNonce))), 'invalid_payload');
-    const noSignature = { ...good, payload: { authorization: good.payload.authorization } };
-    assert.equal(await rejection(decodePaymentHeader(b64(noSignature))), 'invalid_payload');
+
+    it('refuses a short nonce', async () => {
+      const shortNonce = { ...good, payload: { ...good.payload, authorization: { ...(good.payload.authorization as object), nonce: '0x1234' } } };
+      assert.equal(await rejection(decodePaymentHeader(b64(shortNonce))), 'invalid_payload');
+    });
+
+    it('refuses a payload without a signature', async () => {
+      const noSignature = { ...good, payload: { authorization: good.payload.authorization } };
+      assert.equal(await rejection(decodePaymentHeader(b64(noSignature))), 'invalid_payload');
+    });
   });
 
-  it('rejects another scheme or a Permit2 payload with unsupported_scheme', async () => {
-    assert.equal(await rejection(signedPayment({}, { accepted: { scheme: 'upto' } })), 'unsupported_scheme');
-    const permit2 = decodePaymentHeader(
-      encodePaymentSignatureHeader({
-        x402Version: 2,
-        accepted: requirements,
-        payload: { signature: '0x00', permit2Authorization: { from: payer.address } },
-      }),
-    );
-    assert.equal(await rejection(permit2), 'unsupported_scheme');
+  describe('rejects another scheme or a Permit2 payload with unsupported_scheme', () => {
+    it('another scheme', async () => {
+      assert.equal(await rejection(signedPayment({}, { accepted: { scheme: 'upto' } })), 'unsupported_scheme');
+    });
+
+    it('a Permit2 payload where EIP-3009 is asked', async () => {
+      const permit2 = decodePaymentHeader(
+        encodePaymentSignatureHeader({
+          x402Version: 2,
+          accepted: requirements,
+          payload: { signature: '0x00', permit2Authorization: { from: payer.address } },
+        }),
+      );
+      assert.equal(await rejection(permit2), 'unsupported_scheme');
+    });
   });
 
-  it('rejects a payment for another network, asset or recipient', async () => {
-    assert.equal(await rejection(signedPayment({}, { accepted: { network: 'eip155:8453' } })), 'network_mismatch');
-    assert.equal(await rejection(signedPayment(), { ...requirements, network: 'eip155:1' }), 'network_mismatch');
-    assert.equal(await rejection(signedPayment({}, { accepted: { asset: stranger.address } })), 'asset_mismatch');
-    assert.equal(await rejection(signedPayment(), { ...requirements, asset: stranger.address }), 'asset_mismatch');
-    assert.equal(await rejection(signedPayment({}, { accepted: { payTo: stranger.address } })), 'recipient_mismatch');
-    assert.equal(await rejection(signedPayment({ to: stranger.address })), 'recipient_mismatch');
+  describe('rejects a payment for another network, asset or recipient', () => {
+    const cases: [string, () => [Promise<DecodedPayment>, PaymentRequirements?], string][] = [
+      ['another network accepted', () => [signedPayment({}, { accepted: { network: 'eip155:8453' } })], 'network_mismatch'],
+      ['another network asked', () => [signedPayment(), { ...requirements, network: 'eip155:1' }], 'network_mismatch'],
+      ['another asset accepted', () => [signedPayment({}, { accepted: { asset: stranger.address } })], 'asset_mismatch'],
+      ['another asset asked', () => [signedPayment(), { ...requirements, asset: stranger.address }], 'asset_mismatch'],
+      ['another recipient accepted', () => [signedPayment({}, { accepted: { payTo: stranger.address } })], 'recipient_mismatch'],
+      ['another recipient signed', () => [signedPayment({ to: stranger.address })], 'recipient_mismatch'],
+    ];
+    for (const [name, payment, code] of cases) {
+      it(`${name}: ${code}`, async () => {
+        const [p, req] = payment();
+        assert.equal(await rejection(p, req), code);
+      });
+    }
   });
 
-  it('rejects less than the price, and more than the exact price', async () => {
-    assert.equal(await rejection(signedPayment({ value: 24_999n })), 'insufficient_amount');
-    assert.equal(await rejection(signedPayment({ value: 25_001n })), 'amount_mismatch');
-    assert.equal(await rejection(signedPayment(), { ...requirements, amount: '30000' }), 'insufficient_amount');
+  describe('rejects less than the price, and more than the exact price', () => {
+    it('less than the price: insufficient_amount', async () => {
+      assert.equal(await rejection(signedPayment({ value: 24_999n })), 'insufficient_amount');
+    });
+
+    it('more than the exact price: amount_mismatch', async () => {
+      assert.equal(await rejection(signedPayment({ value: 25_001n })), 'amount_mismatch');
+    });
+
+    it('a price above the payment: insufficient_amount', async () => {
+      assert.equal(await rejection(signedPayment(), { ...requirements, amount: '30000' }), 'insufficient_amount');
+    });
   });
 
-  it('enforces validAfter <= now < validBefore (minus the settlement margin)', async () => {
-    const now = nowSeconds();
-    assert.equal(await rejection(signedPayment({ validAfter: BigInt(now + 30) })), 'authorization_not_yet_valid');
-    assert.equal(await rejection(signedPayment({ validBefore: BigInt(now - 1) }), requirements, now), 'authorization_expired');
-    assert.equal(await rejection(signedPayment({ validBefore: BigInt(now + 6) }), requirements, now), 'authorization_expired');
-    assert.equal(await rejection(signedPayment({ validBefore: BigInt(now + 7) }), requirements, now), 'accepted');
-    assert.equal(await rejection(signedPayment({ validAfter: BigInt(now) }), requirements, now), 'accepted');
-    const late = await signedPayment({ validBefore: BigInt(now + 100) });
-    assert.equal(await rejection(late, requirements, now + 100), 'authorization_expired', 'the same payment expires as time passes');
+  describe('enforces validAfter <= now < validBefore (minus the settlement margin)', () => {
+    const cases: [string, (now: number) => Partial<Authorization>, string][] = [
+      ['validAfter to come', (now) => ({ validAfter: BigInt(now + 30) }), 'authorization_not_yet_valid'],
+      ['validBefore past', (now) => ({ validBefore: BigInt(now - 1) }), 'authorization_expired'],
+      ['validBefore within the settlement margin', (now) => ({ validBefore: BigInt(now + 6) }), 'authorization_expired'],
+      ['validBefore just past the margin', (now) => ({ validBefore: BigInt(now + 7) }), 'accepted'],
+      ['validAfter now', (now) => ({ validAfter: BigInt(now) }), 'accepted'],
+    ];
+    for (const [name, window, expected] of cases) {
+      it(`${name}: ${expected}`, async () => {
+        const now = nowSeconds();
+        assert.equal(await rejection(signedPayment(window(now)), requirements, now), expected);
+      });
+    }
+
+    it('the same payment expires as time passes', async () => {
+      const now = nowSeconds();
+      const late = await signedPayment({ validBefore: BigInt(now + 100) });
+      assert.equal(await rejection(late, requirements, now + 100), 'authorization_expired');
+    });
   });
 
-  it('rejects signatures that are not the payer’s', async () => {
-    assert.equal(await rejection(signedPayment({}, { signer: stranger })), 'invalid_signature');
-    assert.equal(await rejection(signedPayment({}, { domainChainId: 1 })), 'invalid_signature');
-    const good = await signedPayment();
-    const auth = good.payload.authorization as Record<string, string>;
-    const a: Authorization = {
-      from: payer.address,
-      to: payTo,
-      value: 25_000n,
-      validAfter: 0n,
-      validBefore: BigInt(auth.validBefore!),
-      nonce: toHex(crypto.getRandomValues(new Uint8Array(32))),
-    };
-    const signature = good.payload.signature as Hex;
-    assert.equal(await rejection(wire(a, signature)), 'invalid_signature', 'a signature does not carry over to another nonce');
-    const original = { ...a, nonce: auth.nonce as Hex };
-    assert.equal(await rejection(wire(original, signature)), 'accepted');
-    const { r, s, yParity } = parseSignature(signature);
-    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-    const highS = serializeSignature({ r, s: toHex(n - BigInt(s), { size: 32 }), yParity: yParity === 0 ? 1 : 0 });
-    assert.equal(await rejection(wire(original, highS)), 'invalid_signature');
-    const vAsParity = `${signature.slice(0, 130)}0${yParity}` as Hex;
-    assert.equal(await rejection(wire(original, vAsParity)), 'invalid_signature');
-    assert.equal(await rejection(wire(original, `${signature}00` as Hex)), 'invalid_signature');
-    assert.equal(await rejection(wire(original, `0x${'00'.repeat(65)}` as Hex)), 'invalid_signature');
+  describe('rejects signatures that are not the payer’s', () => {
+    it("a stranger's signature", async () => {
+      assert.equal(await rejection(signedPayment({}, { signer: stranger })), 'invalid_signature');
+    });
+
+    it("the payer's signature under another chain's domain", async () => {
+      assert.equal(await rejection(signedPayment({}, { domainChainId: 1 })), 'invalid_signature');
+    });
+
+    /** A good payment's authorization and signature, to be sent bent. */
+    async function signedAuthorization(): Promise<{ original: Authorization; signature: Hex }> {
+      const good = await signedPayment();
+      const auth = good.payload.authorization as Record<string, string>;
+      const original: Authorization = {
+        from: payer.address,
+        to: payTo,
+        value: 25_000n,
+        validAfter: 0n,
+        validBefore: BigInt(auth.validBefore!),
+        nonce: auth.nonce as Hex,
+      };
+      return { original, signature: good.payload.signature as Hex };
+    }
+
+    it('a signature does not carry over to another nonce', async () => {
+      const { original, signature } = await signedAuthorization();
+      const a = { ...original, nonce: toHex(crypto.getRandomValues(new Uint8Array(32))) };
+      assert.equal(await rejection(wire(a, signature)), 'invalid_signature');
+    });
+
+    it('the same authorization and signature, sent as is, is accepted', async () => {
+      const { original, signature } = await signedAuthorization();
+      assert.equal(await rejection(wire(original, signature)), 'accepted');
+    });
+
+    const bentSignatures: [string, (signature: Hex) => Hex][] = [
+      [
+        'the high-s twin',
+        (signature) => {
+          const { r, s, yParity } = parseSignature(signature);
+          const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+          return serializeSignature({ r, s: toHex(n - BigInt(s), { size: 32 }), yParity: yParity === 0 ? 1 : 0 });
+        },
+      ],
+      ['v written as the parity', (signature) => `${signature.slice(0, 130)}0${parseSignature(signature).yParity}` as Hex],
+      ['a byte appended', (signature) => `${signature}00` as Hex],
+      ['all zeros', () => `0x${'00'.repeat(65)}` as Hex],
+    ];
+    for (const [name, bend] of bentSignatures) {
+      it(`${name}`, async () => {
+        const { original, signature } = await signedAuthorization();
+        assert.equal(await rejection(wire(original, bend(signature))), 'invalid_signature');
+      });
+    }
   });
 });

@@ -16,7 +16,7 @@ import { startAnvil } from '../chain/anvil';
 import { compilePolicy } from '../core/rego';
 import { signTask } from '../signer-node/evaluate-task';
 import type { IntentTask } from '../core/operator-protocol';
-import { deployOperatorChain, launchOperators, publishDemoAuthorizationPolicy } from '../local-stack/operators';
+import { deployOperatorChain, launchOperators, publishDemoIntentPolicy } from '../local-stack/operators';
 import { ProcessGroup } from '../local-stack/process-group';
 import { launchTestStack } from '../test/support/test-stack';
 import { percentile, timeRuns } from './stats';
@@ -44,8 +44,8 @@ function task(): IntentTask {
       data: '0x',
       chainId: 31337,
     },
-    modules: { 'authz.rego': POLICY },
-    entrypoint: 'data.proofgate.authz',
+    modules: { 'intent.rego': POLICY },
+    entrypoint: 'data.proofgate.intent',
     params: { maxValue: 5000, blocked: ['0x000000000000000000000000000000000000dEaD'] },
     policyData: [],
     thresholdBps: 6700,
@@ -146,9 +146,9 @@ export async function benchIntentAttestation(iterations: number): Promise<void> 
     const plain = await fetch(`${stack.gateway}/v1/policies`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params: { maxValue: 5000, blocked: [] } }),
+      body: JSON.stringify({ modules: { 'intent.rego': POLICY }, entrypoint: 'data.proofgate.intent', params: { maxValue: 5000, blocked: [] } }),
     }).then(async (r) => ((await r.json()) as { id: Hex }).id);
-    const withData = (await publishDemoAuthorizationPolicy(stack.gateway, stack.adminToken)).policyId;
+    const withData = (await publishDemoIntentPolicy(stack.gateway, stack.adminToken)).policyId;
     const intent = (policyId: Hex) => async (): Promise<void> => {
       const res = await fetch(`${stack.gateway}/v1/intents`, {
         method: 'POST',

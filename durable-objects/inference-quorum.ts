@@ -104,7 +104,7 @@ const SIGN_TIMEOUT_MS = 15_000;
  * is kept as evidence (the view), until QUORUM_EVIDENCE_RETENTION_S after the request's end.
  *
  * BLS work goes through `blsVerifier()`: @noble/curves here; the Worker exports a subclass with the
- * WebAssembly build (workers/inference/inference-quorum-object.ts).
+ * WebAssembly build (workers/inference/quorum/inference-quorum-object.ts).
  */
 export class InferenceQuorum extends DurableObject<Env> {
   /** The BLS implementation this object verifies and aggregates with. */

@@ -7,7 +7,7 @@ import { PERMIT2_ADDRESS } from '@x402/evm';
 import { connect } from '../chain/clients';
 import { startLocalPayments } from '../facilitator/local-payments';
 import { REPO_ROOT, demoModels, publishQuery, type DemoModel } from './demo-models';
-import { deployOperatorChain, deployValidatorForOperators, launchOperators, publishDemoAuthorizationPolicy } from './operators';
+import { deployOperatorChain, deployValidatorForOperators, launchOperators, publishDemoIntentPolicy } from './operators';
 import { backendOperatorArgs } from './backend-operators';
 import { ProcessGroup, type StartedProcess } from './process-group';
 import type { LocalStackFile } from './stack-file';
@@ -30,7 +30,7 @@ export interface LaunchOptions {
   /**
    * Operator nodes for intents, one per stake (e.g. [50n, 30n, 20n]); default none. They need the
    * chain (payments): an OperatorRegistry is deployed there with their keys and stakes, the demo
-   * authorization policy published and the AttestationValidator deployed.
+   * intent policy published and the AttestationValidator deployed.
    */
   operatorStakes?: bigint[];
   /** Extra Worker variables (e.g. X402_SETTLE_TIMEOUT_MS), over the ones the stack sets. */
@@ -220,8 +220,8 @@ export async function launchLocalStack(opts: LaunchOptions): Promise<LocalStack>
         stakes: opts.operatorStakes,
         log,
       });
-      const { policyId } = await publishDemoAuthorizationPolicy(gateway, secrets.adminToken);
-      log(`demo authorization policy ${policyId.slice(0, 18)}… (PolicyData module "risk")`);
+      const { policyId } = await publishDemoIntentPolicy(gateway, secrets.adminToken);
+      log(`demo intent policy ${policyId.slice(0, 18)}… (PolicyData module "risk")`);
       authorization = { operators: operators.map(({ id, url, blsPublicKey, stake }) => ({ id, url, blsPublicKey, stake })), demoPolicyId: policyId };
       chain.file.operatorRegistry = operatorChain.registry;
       chain.file.attestationValidator = await deployValidatorForOperators(operatorChain);

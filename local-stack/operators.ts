@@ -145,17 +145,17 @@ async function stakeOnChain(chain: OperatorChain, gateway: string, id: string, s
   ]);
 }
 
-/** The demo authorization policy (policies/authorization.rego), fed by the PolicyData module `risk`. */
-export const DEMO_AUTHORIZATION_POLICY = readFileSync(join(REPO_ROOT, 'policies', 'authorization.rego'), 'utf8');
+/** The demo intent policy (policies/intent-policy.rego), fed by the PolicyData module `risk`. */
+export const DEMO_INTENT_POLICY = readFileSync(join(REPO_ROOT, 'policies', 'intent-policy.rego'), 'utf8');
 
 /** The demo policy's quorum: 67 % of stake (the gateway's default). */
 export const DEMO_THRESHOLD_BPS = 6700;
 
 /**
- * Builds and uploads the demo PolicyData module and publishes the demo authorization policy
+ * Builds and uploads the demo PolicyData module and publishes the demo intent policy
  * (idempotent: the same content keeps its ids). Returns the policy id, its quorum and the module's sha256.
  */
-export async function publishDemoAuthorizationPolicy(
+export async function publishDemoIntentPolicy(
   gateway: string,
   adminToken: string,
 ): Promise<{ policyId: Hex; thresholdBps: number; policyDataSha256: Hex }> {
@@ -171,14 +171,14 @@ export async function publishDemoAuthorizationPolicy(
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({
-      modules: { 'authz.rego': DEMO_AUTHORIZATION_POLICY },
-      entrypoint: 'data.proofgate.authz',
+      modules: { 'intent.rego': DEMO_INTENT_POLICY },
+      entrypoint: 'data.proofgate.intent',
       params: { maxCalldataBytes: 68 },
       policyData: [{ name: 'risk', sha256 }],
       thresholdBps: DEMO_THRESHOLD_BPS,
     }),
   });
-  if (!policy.ok) throw new Error(`publishing the demo authorization policy failed: HTTP ${policy.status} ${await policy.text()}`);
+  if (!policy.ok) throw new Error(`publishing the demo intent policy failed: HTTP ${policy.status} ${await policy.text()}`);
   return { policyId: ((await policy.json()) as { id: Hex }).id, thresholdBps: DEMO_THRESHOLD_BPS, policyDataSha256: sha256 };
 }
 

@@ -31,7 +31,7 @@ export interface LocalStackFile {
   };
   /** Operator nodes that evaluate intents and BLS-sign verdicts. */
   operators?: { id: string; url: string; blsPublicKey: string; stake: string }[];
-  /** The demo authorization policy (with one PolicyData module) for `POST /v1/intents`. */
+  /** The demo intent policy (with one PolicyData module) for `POST /v1/intents`. */
   demoPolicyId?: string;
 }
 

@@ -17,7 +17,7 @@ Checks a running gateway end to end, as docs/deploying.md does after a deploy:
 
 Options:
   --model NAME        free model to call (default: the first free one whose inputs have fixed shapes)
-  --paid-model NAME   priced model to call (default: the first priced one with fixed shapes)
+  --paid-model NAME   priced model to call (default: the first fixed-price one with fixed shapes)
   --policy-id 0x…     policy for the intent
   --chain-id N        chain id of the intent (default 31337)
   --expect LIST       steps that must run, e.g. free,paid,intent (default: none; a skipped step is not a failure)
@@ -36,6 +36,8 @@ interface ModelListing {
   latestVersion: number;
   sha256: Hex;
   price: string;
+  /** `fixed` (paid with x402 `exact`) or `metered` (paid with `upto`). */
+  pricing?: string;
   inputs: { name: string; type: string; dims: (number | null)[] | null }[];
 }
 
@@ -74,8 +76,11 @@ function zeroInputs(model: ModelListing): Record<string, { type: string; dims: n
   return inputs;
 }
 
+// The paid step pays with x402 `exact`, so by default it picks a fixed-price model (metered ones offer only `upto`).
 function pickModel(models: ModelListing[], name: string | undefined, priced: boolean): ModelListing {
-  const candidates = models.filter((m) => (m.price !== '0') === priced && (name ? m.name === name : zeroInputs(m) !== null));
+  const candidates = models.filter(
+    (m) => (m.price !== '0') === priced && (name ? m.name === name : zeroInputs(m) !== null && m.pricing !== 'metered'),
+  );
   if (name && candidates.length === 0) throw new Error(`no ${priced ? 'priced' : 'free'} model named ${name}`);
   if (!candidates[0])
     throw new Skip(`no ${priced ? 'priced' : 'free'} model with fixed input shapes (publish one, or pass --${priced ? 'paid-' : ''}model)`);

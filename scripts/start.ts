@@ -12,7 +12,7 @@ Applies the D1 migrations, starts a local chain (anvil) with the pgUSD token and
 facilitator, the gateway Worker in workerd (wrangler dev, with Durable Objects and local D1/R2),
 publishes the demo models (silero-vad priced, ppocr-det free), starts backend processes on the CPU
 execution provider and three BLS policy operators (stakes 50/30/20), publishes the demo
-authorization policy and deploys the AttestationValidator. Writes ${STACK_FILE}; Ctrl-C stops
+intent policy and deploys the AttestationValidator. Writes ${STACK_FILE}; Ctrl-C stops
 everything.
 
 Options (npm start -- [options]):

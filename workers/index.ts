@@ -61,7 +61,7 @@ import { putSecretsBody } from './intents/policy-data-secrets';
 import { secretsRequestSchema } from '../core/policy-data-secrets';
 import { handleGetReceipt } from './routes/receipts';
 import { handleGetInferenceQuorum } from './routes/inference-quorums';
-import { attestationVerifyBody } from './inference/quorum-attestation-checks';
+import { attestationVerifyBody } from './inference/quorum/attestation-checks';
 import { handleListReceipts, handleListTasks } from './routes/activity';
 import { handleExplorerHome, handleExplorerReceipt } from './routes/explorer';
 import { openApiResponse } from './openapi/openapi-document';
@@ -71,7 +71,7 @@ export { AttestationLedger } from '../durable-objects/attestation-ledger';
 export { BackendPool } from '../durable-objects/backend-pool';
 export { NonceLedger } from '../durable-objects/nonce-ledger';
 export { TaskQuorum } from './intents/task-quorum-object';
-export { InferenceQuorum } from './inference/inference-quorum-object';
+export { InferenceQuorum } from './inference/quorum/inference-quorum-object';
 
 const KiB = 1024;
 

@@ -53,7 +53,7 @@ export function attestationsCommand(program: Command): void {
   attestations
     .command('consume <attestation>')
     .description(
-      "use an attestation once at the gateway, as its policy client: the client's key signs the EIP-712 authorization (a second time is refused)",
+      "use an attestation once at the gateway, as its policy client: the client's key signs the EIP-712 consent (a second time is refused)",
     )
     .option('--key-file <file>', "the policy client's private key (default: PROOFGATE_POLICY_CLIENT_KEY)")
     .option('--policy <policyId>', 'the policy the attestation must be for')

@@ -12,7 +12,7 @@ export * from './registry-snapshot';
 export * from './assemble-attestation';
 export * from './quorum-signature';
 export * from './verify-attestation';
-export * from './consume-authorization';
+export * from './consume-consent';
 export * from './eip2537';
 export * from './quorum-tally';
 export * from './policy-data-consensus';

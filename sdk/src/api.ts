@@ -6,7 +6,7 @@
 import type { Address, Hex, LocalAccount } from 'viem';
 import type { Attestation, OutputTolerance } from '../../core/attestation';
 // One module each, not the folders' indexes: the explorer's pages bundle this file without BLS or zod.
-import { consumeAuthorizationTypedData, type ConsumeAuthorization } from '../../core/attestation/consume-authorization';
+import { consumeConsentTypedData, type ConsumeConsent } from '../../core/attestation/consume-consent';
 import { ProofgateError } from '../../core/errors';
 import type { InferenceReceipt } from '../../core/receipts';
 import type { TensorType } from '../../core/tensors';
@@ -544,29 +544,29 @@ export interface ConsumeOptions extends AttestationExpectations {
    * EIP-712 `AttestationConsumption(bytes32 digest,uint64 issuedAt)` the gateway requires.
    */
   account: Pick<LocalAccount, 'signTypedData'>;
-  /** The time the authorization is issued at, unix seconds (default now; the gateway takes ±300 s). */
+  /** The time the consent is issued at, unix seconds (default now; the gateway takes ±300 s). */
   now?: number;
 }
 
 /**
- * The policy client's authorization to spend `attestation`: its EIP-712 signature over the
+ * The policy client's consent to spend `attestation`: its EIP-712 signature over the
  * attestation's digest and the time (domain `{name: "Proofgate", version: "1", chainId}`).
  */
-export async function consumeAuthorization(
+export async function consumeConsent(
   account: ConsumeOptions['account'],
   attestation: unknown,
   now = Math.floor(Date.now() / 1000),
-): Promise<ConsumeAuthorization> {
+): Promise<ConsumeConsent> {
   const a = attestation as Partial<Attestation> | null;
   if (typeof a?.digest !== 'string' || typeof a.chainId !== 'number') throw new TypeError('not an attestation: it needs a digest and a chainId');
-  const signature = await account.signTypedData(consumeAuthorizationTypedData(a.digest, a.chainId, now));
+  const signature = await account.signTypedData(consumeConsentTypedData(a.digest, a.chainId, now));
   return { issuedAt: now, signature };
 }
 
 /**
  * Verifies and uses an attestation once at the gateway, as its policy client: `account` signs the
- * authorization. Refused: another signer (ForbiddenError `not_policy_client`), a stale time
- * (UnauthorizedError `stale_consume_authorization`), an attestation bound to no policy client
+ * consent. Refused: another signer (ForbiddenError `not_policy_client`), a stale time
+ * (UnauthorizedError `stale_consume_consent`), an attestation bound to no policy client
  * (UnprocessableError `attestation_unbound`), a second consume (ConflictError `attestation_already_used`).
  */
 export async function consumeAttestation(
@@ -575,6 +575,6 @@ export async function consumeAttestation(
   options: ConsumeOptions,
 ): Promise<{ consumed: true; digest: Hex; consumedAt: string }> {
   const { account, now, ...expect } = options;
-  const authorization = await consumeAuthorization(account, attestation, now);
-  return gatewayJson(g, { path: '/v1/attestations/consume', method: 'POST', json: { attestation, ...expect, authorization } });
+  const consent = await consumeConsent(account, attestation, now);
+  return gatewayJson(g, { path: '/v1/attestations/consume', method: 'POST', json: { attestation, ...expect, consent } });
 }

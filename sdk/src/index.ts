@@ -73,5 +73,5 @@ export {
   type PriceTerms,
   type ReceiptFieldsV2,
 } from '../../core/receipts';
-export { consumeAuthorizationTypedData, type ConsumeAuthorization } from '../../core/attestation';
+export { consumeConsentTypedData, type ConsumeConsent } from '../../core/attestation';
 export type { Attestation, AttestationVerification, InferenceAttestation, OperatorRegistry } from '../../core/attestation';

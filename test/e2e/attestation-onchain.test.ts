@@ -10,7 +10,7 @@ import { setOperatorStake } from '../../chain/operator-registry';
 import {
   BlsSignatureError,
   assembleAttestation,
-  consumeAuthorizationTypedData,
+  consumeConsentTypedData,
   readRegistrySnapshot,
   requestDigest,
   signMessage,
@@ -20,11 +20,11 @@ import {
 } from '../../core/attestation';
 import type { LocalStack } from '../../local-stack/launch';
 import {
-  DEMO_AUTHORIZATION_POLICY,
+  DEMO_INTENT_POLICY,
   deployOperatorChain,
   deployValidatorForOperators,
   launchOperators,
-  publishDemoAuthorizationPolicy,
+  publishDemoIntentPolicy,
   type LaunchedOperator,
   type DeployedOperatorChain,
 } from '../../local-stack/operators';
@@ -34,7 +34,7 @@ import { call, postJson } from '../support/gateway-client';
 import { launchTestStack } from '../support/test-stack';
 import { revertsWith } from '../support/contract-reverts';
 
-// The whole authorization flow on one machine: anvil with the OperatorRegistry (three operators,
+// The whole intent flow on one machine: anvil with the OperatorRegistry (three operators,
 // stakes 50/30/20, registered with their proofs of possession), the AttestationValidator reading it
 // and a ProtectedVault that pays out only against an attestation; the Worker in workerd snapshotting
 // the registry per task; three signer nodes running a real PolicyData WebAssembly module and the
@@ -73,7 +73,7 @@ before(async () => {
   user = await connect(anvil.rpcUrl, caller.privateKey);
   recipient = payee.address;
 
-  const demo = await publishDemoAuthorizationPolicy(stack.gateway, stack.adminToken);
+  const demo = await publishDemoIntentPolicy(stack.gateway, stack.adminToken);
   policyId = demo.policyId;
   thresholdBps = demo.thresholdBps;
   assert.equal((await call(`${stack.gateway}/v1/policies/${policyId}`)).body.thresholdBps, thresholdBps);
@@ -264,12 +264,12 @@ describe('intent → PolicyData → Rego → BLS quorum → attestation → prot
     const { attestation } = await attest(ONE_ETHER / 8n);
     const stranger = generatePrivateKey();
     const issuedAt = Math.floor(Date.now() / 1000);
-    const authorization = {
+    const consent = {
       issuedAt,
-      signature: await privateKeyToAccount(stranger).signTypedData(consumeAuthorizationTypedData(attestation.digest, attestation.chainId, issuedAt)),
+      signature: await privateKeyToAccount(stranger).signTypedData(consumeConsentTypedData(attestation.digest, attestation.chainId, issuedAt)),
     };
     assert.equal((await postJson(`${stack.gateway}/v1/attestations/consume`, { attestation })).status, 401);
-    const signedByStranger = await postJson(`${stack.gateway}/v1/attestations/consume`, { attestation, authorization });
+    const signedByStranger = await postJson(`${stack.gateway}/v1/attestations/consume`, { attestation, consent });
     assert.equal(signedByStranger.status, 403);
     assert.equal(signedByStranger.body.error.code, 'not_policy_client');
     await assert.rejects(
@@ -293,8 +293,8 @@ describe('intent → PolicyData → Rego → BLS quorum → attestation → prot
       const { body } = await postJson(
         `${stack.gateway}/v1/policies`,
         {
-          modules: { 'authz.rego': DEMO_AUTHORIZATION_POLICY },
-          entrypoint: 'data.proofgate.authz',
+          modules: { 'intent.rego': DEMO_INTENT_POLICY },
+          entrypoint: 'data.proofgate.intent',
           params: { maxCalldataBytes: 68 },
           policyData: (await call(`${stack.gateway}/v1/policies/${policyId}`)).body.policyData,
           thresholdBps: 9000,

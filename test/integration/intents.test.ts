@@ -13,7 +13,7 @@ import { setOperatorStake } from '../../chain/operator-registry';
 import {
   POP_DST,
   assembleAttestation,
-  consumeAuthorizationTypedData,
+  consumeConsentTypedData,
   requestDigest,
   createProofOfPossession,
   generateKeyPair,
@@ -105,7 +105,7 @@ const BLOCKED = '0x000000000000000000000000000000000000dEaD';
 async function createPolicy(params: unknown, thresholdBps?: number): Promise<Hex> {
   const res = await postJson(
     `${stack.gateway}/v1/policies`,
-    { modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params, ...(thresholdBps ? { thresholdBps } : {}) },
+    { modules: { 'intent.rego': POLICY }, entrypoint: 'data.proofgate.intent', params, ...(thresholdBps ? { thresholdBps } : {}) },
     admin(),
   );
   assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res.body));
@@ -187,8 +187,8 @@ async function colludingAttestation(
 }
 
 /** The policy client's consent to spend `a`, signed with `key` (EIP-712). */
-async function consumeAuthorization(a: Attestation, key: Hex, issuedAt = Math.floor(Date.now() / 1000)) {
-  const signature = await privateKeyToAccount(key).signTypedData(consumeAuthorizationTypedData(a.digest, a.chainId, issuedAt));
+async function consumeConsent(a: Attestation, key: Hex, issuedAt = Math.floor(Date.now() / 1000)) {
+  const signature = await privateKeyToAccount(key).signTypedData(consumeConsentTypedData(a.digest, a.chainId, issuedAt));
   return { issuedAt, signature };
 }
 
@@ -412,28 +412,23 @@ describe('intents and attestations', () => {
     const verify = async (attestation: Attestation) => (await postJson(`${stack.gateway}/v1/attestations/verify`, { attestation })).body;
 
     const refusals: [string, (fresh: Attestation, clientKey: Hex) => Promise<Record<string, unknown>>, number, string][] = [
-      ['no authorization', async () => ({}), 401, 'consume_authorization_required'],
+      ['no consent', async () => ({}), 401, 'consume_consent_required'],
+      ["a stranger's consent", async (fresh) => ({ consent: await consumeConsent(fresh, generatePrivateKey()) }), 403, 'not_policy_client'],
       [
-        "a stranger's authorization",
-        async (fresh) => ({ authorization: await consumeAuthorization(fresh, generatePrivateKey()) }),
-        403,
-        'not_policy_client',
-      ],
-      [
-        "the client's authorization an hour old",
-        async (fresh, clientKey) => ({ authorization: await consumeAuthorization(fresh, clientKey, Math.floor(Date.now() / 1000) - 3600) }),
+        "the client's consent an hour old",
+        async (fresh, clientKey) => ({ consent: await consumeConsent(fresh, clientKey, Math.floor(Date.now() / 1000) - 3600) }),
         401,
-        'stale_consume_authorization',
+        'stale_consume_consent',
       ],
       [
         "the client's signature with another issue time",
         async (fresh, clientKey) => ({
-          authorization: { ...(await consumeAuthorization(fresh, clientKey)), issuedAt: Math.floor(Date.now() / 1000) - 1 },
+          consent: { ...(await consumeConsent(fresh, clientKey)), issuedAt: Math.floor(Date.now() / 1000) - 1 },
         }),
         403,
         'not_policy_client',
       ],
-      ['a malformed authorization', async () => ({ authorization: { issuedAt: 1, signature: '0x1234' } }), 401, 'stale_consume_authorization'],
+      ['a malformed consent', async () => ({ consent: { issuedAt: 1, signature: '0x1234' } }), 401, 'stale_consume_consent'],
     ];
     for (const [name, body, status, code] of refusals) {
       it(`refuses ${name} with ${code}, spending nothing`, async () => {
@@ -445,21 +440,21 @@ describe('intents and attestations', () => {
       });
     }
 
-    it("consumes once for the client's authorization, however many times it is sent at once", async () => {
+    it("consumes once for the client's consent, however many times it is sent at once", async () => {
       const { fresh, clientKey } = await bound();
-      const authorization = await consumeAuthorization(fresh, clientKey);
-      const [first, second] = await Promise.all([consume(fresh, { authorization }), consume(fresh, { authorization })]);
+      const consent = await consumeConsent(fresh, clientKey);
+      const [first, second] = await Promise.all([consume(fresh, { consent }), consume(fresh, { consent })]);
       assert.deepEqual([first.status, second.status].sort(), [200, 409]);
       assert.equal((first.status === 409 ? first : second).body.error.code, 'attestation_already_used');
       assert.deepEqual(await verify(fresh), { valid: false, reasons: ['already_consumed'] });
     });
 
-    it("refuses a tampered attestation as invalid, even with the client's own authorization over the tampered digest", async () => {
+    it("refuses a tampered attestation as invalid, even with the client's own consent over the tampered digest", async () => {
       const tampered = { ...attestation, allowed: false };
       const t = await postJson(`${stack.gateway}/v1/attestations/consume`, {
         attestation: tampered,
         requireAllowed: false,
-        authorization: await consumeAuthorization(tampered, generatePrivateKey()),
+        consent: await consumeConsent(tampered, generatePrivateKey()),
       });
       assert.equal(t.status, 422, JSON.stringify(t.body));
     });
@@ -467,8 +462,8 @@ describe('intents and attestations', () => {
 
   describe('refuses to consume an attestation bound to no policy client', () => {
     const attempts: [string, () => Promise<Record<string, unknown>>][] = [
-      ['without an authorization', async () => ({})],
-      ["with anyone's authorization", async () => ({ authorization: await consumeAuthorization(attestation, generatePrivateKey()) })],
+      ['without a consent', async () => ({})],
+      ["with anyone's consent", async () => ({ consent: await consumeConsent(attestation, generatePrivateKey()) })],
     ];
     for (const [name, body] of attempts) {
       it(name, async () => {
@@ -487,7 +482,7 @@ describe('intents and attestations', () => {
     const shortLived: Attestation = res.body.attestation;
     const consumed = await postJson(`${stack.gateway}/v1/attestations/consume`, {
       attestation: shortLived,
-      authorization: await consumeAuthorization(shortLived, clientKey),
+      consent: await consumeConsent(shortLived, clientKey),
     });
     assert.equal(consumed.status, 200, JSON.stringify(consumed.body));
     // Expired and consumed, then (its ledger entry erased by its alarm) only expired.
@@ -500,7 +495,7 @@ describe('intents and attestations', () => {
     assert.deepEqual(reasons, ['expired']);
     const again = await postJson(`${stack.gateway}/v1/attestations/consume`, {
       attestation: shortLived,
-      authorization: await consumeAuthorization(shortLived, clientKey),
+      consent: await consumeConsent(shortLived, clientKey),
     });
     assert.equal(again.status, 422);
     assert.deepEqual(again.body.error.reasons, ['expired']);
@@ -548,8 +543,8 @@ describe('intents and attestations', () => {
       const missingModule = await postJson(
         `${stack.gateway}/v1/policies`,
         {
-          modules: { 'authz.rego': POLICY },
-          entrypoint: 'data.proofgate.authz',
+          modules: { 'intent.rego': POLICY },
+          entrypoint: 'data.proofgate.intent',
           params: { maxValue: 1, blocked: [] },
           policyData: [{ name: 'ghost', sha256: `0x${'77'.repeat(32)}` }],
         },
@@ -626,7 +621,7 @@ describe('a compromised gateway cannot obtain a verdict the real policy would no
     const node = operators[0]!;
     const task = await assignment(strictPolicy);
     // The permissive policy rides along inline: the node ignores it and signs the real verdict (deny).
-    const permissive = { 'p.rego': 'package proofgate.authz\n\nimport rego.v1\n\nallow := true\n' };
+    const permissive = { 'p.rego': 'package proofgate.intent\n\nimport rego.v1\n\nallow := true\n' };
     const reply = signReplySchema.parse(
       await sendAsGateway(node, TASK_PATHS.sign, task, { task: { ...task, modules: permissive, policyData: {} }, reports: [] }),
     );
@@ -649,8 +644,10 @@ describe('a compromised gateway cannot obtain a verdict the real policy would no
         await postJson(
           `${stack.gateway}/v1/policies`,
           {
-            modules: { 'authz.rego': 'package proofgate.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if data.wasm.risk.ok == true\n' },
-            entrypoint: 'data.proofgate.authz',
+            modules: {
+              'intent.rego': 'package proofgate.intent\n\nimport rego.v1\n\ndefault allow := false\n\nallow if data.wasm.risk.ok == true\n',
+            },
+            entrypoint: 'data.proofgate.intent',
             policyData: [{ name: 'risk', sha256: `0x${'5e'.repeat(32)}` }],
           },
           admin(),
@@ -688,8 +685,8 @@ describe('a compromised gateway cannot obtain a verdict the real policy would no
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
-            modules: { 'p.rego': 'package proofgate.authz\n\nimport rego.v1\n\nallow := true\n' },
-            entrypoint: 'data.proofgate.authz',
+            modules: { 'p.rego': 'package proofgate.intent\n\nimport rego.v1\n\nallow := true\n' },
+            entrypoint: 'data.proofgate.intent',
             params: {},
             policyData: [],
             thresholdBps: 6700,

@@ -58,7 +58,7 @@ describe('OpenAPI description', () => {
     assert.ok(infer.responses['402']);
   });
 
-  it('describes what the gateway answers now: v2 receipts, metered publishing, consume authorization, operators on chain', () => {
+  it('describes what the gateway answers now: v2 receipts, metered publishing, consume consent, operators on chain', () => {
     const receipt = doc.paths['/v1/receipts/{requestId}'].get.responses['200'].content['application/json'].schema;
     for (const field of [
       'policyId',
@@ -83,10 +83,10 @@ describe('OpenAPI description', () => {
     const listed = doc.paths['/v1/models'].get.responses['200'].content['application/json'].schema.properties.models.items;
     for (const field of ['pricing', 'ratePerMs', 'base']) assert.ok(listed.properties[field], `listing ${field}`);
     const consume = doc.paths['/v1/attestations/consume'].post;
-    assert.ok(consume.requestBody.content['application/json'].schema.properties.authorization, 'the authorization in the body');
+    assert.ok(consume.requestBody.content['application/json'].schema.properties.consent, 'the consent in the body');
     for (const [status, code] of [
-      ['401', 'consume_authorization_required'],
-      ['401', 'stale_consume_authorization'],
+      ['401', 'consume_consent_required'],
+      ['401', 'stale_consume_consent'],
       ['403', 'not_policy_client'],
       ['422', 'attestation_unbound'],
     ] as const)

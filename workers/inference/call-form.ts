@@ -7,7 +7,7 @@ import { type CallInputs, readCallInputs, requestEncoding } from './request-inpu
  * The form of one inference call on the wire: how its body is read (stages 2 and 3) and how its
  * answers are written. The stages in between (admission, payment, the backend, the receipt, the
  * settlement) are the same whatever the form; Proofgate's own form (below) and the Open Inference
- * Protocol's (kserve-form.ts) implement this. One instance serves one call, so a form may keep what
+ * Protocol's (kserve/form.ts) implement this. One instance serves one call, so a form may keep what
  * it read from the request (a request id, the outputs asked for) until it writes the answer.
  */
 export interface CallForm {

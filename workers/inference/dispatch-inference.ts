@@ -138,7 +138,7 @@ export async function dispatchInference(opts: DispatchOptions): Promise<Inferenc
   throw new NoBackendAvailableError(opts.model.name, refusals > 0);
 }
 
-/** One attempt on one chosen backend, its receipt verified (quorum-call.ts runs each operator's backend with it); throws on any failure. */
+/** One attempt on one chosen backend, its receipt verified (quorum/call.ts runs each operator's backend with it); throws on any failure. */
 export async function callBackend(opts: DispatchOptions, route: RouteChoice, requestId: Hex): Promise<InferenceResult> {
   const path = BACKEND_PATHS.run;
   const authKey = await authKeyFor(opts.gatewaySecret, route.address);

@@ -12,7 +12,7 @@
  *   7. record   the verified receipt of a delivered result, persisted off the answer's path (waitUntil);
  *               a result withheld (its settlement refused) leaves no receipt
  * How the body is read and the answer written is the call's form (call-form.ts: Proofgate's own,
- * request-inputs.ts and reply-format.ts, or the Open Inference Protocol's, kserve-form.ts); how the
+ * request-inputs.ts and reply-format.ts, or the Open Inference Protocol's, kserve/form.ts); how the
  * backend is called is dispatch-inference.ts; so other request forms, other ways of running (several
  * backends), and other receipts can replace one stage without touching the rest. What is charged
  * is the verified receipt's `charged`, nothing the Worker computes on its own.
@@ -35,8 +35,8 @@ import { dispatchInference, type InferenceResult } from './dispatch-inference';
 import { persistReceipt } from './receipt-store';
 import { type CallForm, proofgateForm } from './call-form';
 import { jsonReplyBody } from './reply-format';
-import { quorumInferenceCall } from './quorum-call';
-import { callMode } from './quorum-mode';
+import { quorumInferenceCall } from './quorum/call';
+import { callMode } from './quorum/mode';
 
 /** Largest inference body unless `MAX_BODY_BYTES` says otherwise. */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -55,7 +55,7 @@ export interface CallContext {
 /**
  * Runs one inference call through every stage and returns the answer (errors are thrown as
  * ProofgateError). `form` reads the body and writes the answers: Proofgate's own unless another
- * protocol's is given (the Open Inference Protocol's, kserve-form.ts).
+ * protocol's is given (the Open Inference Protocol's, kserve/form.ts).
  */
 export async function runInferenceCall(
   env: Env,
@@ -93,7 +93,7 @@ async function inferenceCall(
   nowMs: number,
   observed: { model: string; backendMs: number | null },
 ): Promise<Response> {
-  const mode = callMode(new URL(request.url)); // quorum mode: quorum-call.ts; tee and zkml: 501 before any work
+  const mode = callMode(new URL(request.url)); // quorum mode: quorum/call.ts; tee and zkml: 501 before any work
   const { model, price, policyId } = await admit(env, request, target, nowMs);
   observed.model = model.name;
   const inputs = await form.readInputs(model, byteLimit(env.MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES));

@@ -2,8 +2,8 @@ import { zeroAddress, type Hex } from 'viem';
 import { z } from 'zod';
 import {
   attestationSchema,
-  consumeAuthorizationSigner,
-  CONSUME_AUTHORIZATION_MAX_SKEW_S,
+  consumeConsentSigner,
+  CONSUME_CONSENT_MAX_SKEW_S,
   verifyAttestation,
   type Attestation,
   type BlsVerifier,
@@ -25,10 +25,10 @@ export const attestationCheckBody = z.object({
   requireAllowed: z.boolean().optional(),
 });
 
-/** Body of `POST /v1/attestations/consume`: a check, and the policy client's authorization to spend the attestation. */
+/** Body of `POST /v1/attestations/consume`: a check, and the policy client's consent to spend the attestation. */
 export const attestationConsumeBody = attestationCheckBody.extend({
   /** EIP-712 `AttestationConsumption(bytes32 digest, uint64 issuedAt)` signed by the attestation's policy client. */
-  authorization: z
+  consent: z
     .object({
       issuedAt: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
       signature: hexDataSchema.refine((s) => s.length <= 2 + 2 * 256, 'signature too long'),
@@ -68,7 +68,7 @@ export class UnboundAttestationError extends ProofgateError {
 
 /** The consume request does not prove that the attestation's policy client asks for it. */
 export class ConsumeUnauthorizedError extends ProofgateError {
-  constructor(code: 'consume_authorization_required' | 'stale_consume_authorization' | 'not_policy_client', message: string) {
+  constructor(code: 'consume_consent_required' | 'stale_consume_consent' | 'not_policy_client', message: string) {
     super(code, message, code === 'not_policy_client' ? 403 : 401);
   }
 }
@@ -129,7 +129,7 @@ export async function checkAttestation(
 
 /**
  * Consumes an attestation for its policy client: the request must carry the policy client's fresh
- * EIP-712 authorization over the attestation's digest; then the attestation must verify; then
+ * EIP-712 consent over the attestation's digest; then the attestation must verify; then
  * exactly one call per attestation ever succeeds. A refused request changes nothing.
  */
 export async function consumeAttestation(
@@ -141,7 +141,7 @@ export async function consumeAttestation(
   if (!parsed.success) throw new InvalidAttestationError(['malformed_attestation']);
   const a = parsed.data;
   if (a.policyClient.toLowerCase() === zeroAddress) throw new UnboundAttestationError();
-  await requirePolicyClient(a, req.authorization, nowMs);
+  await requirePolicyClient(a, req.consent, nowMs);
   const { valid, reasons } = await judge(stores, req, nowMs, () => false);
   if (!valid) throw new InvalidAttestationError(reasons);
   const digest = a.digest.toLowerCase() as Hex;
@@ -151,18 +151,15 @@ export async function consumeAttestation(
   return { consumed: true, digest, consumedAt: new Date(result.consumedAt).toISOString() };
 }
 
-async function requirePolicyClient(a: Attestation, authorization: AttestationConsume['authorization'], nowMs: number): Promise<void> {
-  if (!authorization) {
-    throw new ConsumeUnauthorizedError('consume_authorization_required', "consuming needs the policy client's signed authorization (see README)");
+async function requirePolicyClient(a: Attestation, consent: AttestationConsume['consent'], nowMs: number): Promise<void> {
+  if (!consent) {
+    throw new ConsumeUnauthorizedError('consume_consent_required', "consuming needs the policy client's signed consent (see README)");
   }
-  if (Math.abs(nowMs / 1000 - authorization.issuedAt) > CONSUME_AUTHORIZATION_MAX_SKEW_S) {
-    throw new ConsumeUnauthorizedError(
-      'stale_consume_authorization',
-      `issuedAt is more than ${CONSUME_AUTHORIZATION_MAX_SKEW_S}s from the gateway's clock`,
-    );
+  if (Math.abs(nowMs / 1000 - consent.issuedAt) > CONSUME_CONSENT_MAX_SKEW_S) {
+    throw new ConsumeUnauthorizedError('stale_consume_consent', `issuedAt is more than ${CONSUME_CONSENT_MAX_SKEW_S}s from the gateway's clock`);
   }
-  const signer = await consumeAuthorizationSigner(a.digest, a.chainId, authorization);
+  const signer = await consumeConsentSigner(a.digest, a.chainId, consent);
   if (signer === null || signer.toLowerCase() !== a.policyClient.toLowerCase()) {
-    throw new ConsumeUnauthorizedError('not_policy_client', "the authorization is not signed by the attestation's policy client");
+    throw new ConsumeUnauthorizedError('not_policy_client', "the consent is not signed by the attestation's policy client");
   }
 }

@@ -3,7 +3,7 @@
  * spread into ROUTE_DOCS: the protocol's request, response and error objects as zod schemas.
  */
 import { z } from 'zod';
-import { KSERVE_DATATYPES } from '../inference/kserve-datatypes';
+import { KSERVE_DATATYPES } from '../inference/kserve/datatypes';
 import type { ResponseDoc, RouteDoc } from './route-docs';
 
 const datatype = z.enum(Object.values(KSERVE_DATATYPES) as [string, ...string[]]);

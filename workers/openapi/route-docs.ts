@@ -261,14 +261,14 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     responses: { 200: ok('the verdict', r.verdict) },
   },
   'POST /v1/attestations/consume': {
-    summary: "Use an attestation once, for its policy client: its EIP-712 authorization, then the attestation's verification",
+    summary: "Use an attestation once, for its policy client: its EIP-712 consent, then the attestation's verification",
     tag: 'attestations',
     description:
       'The body adds `authorization: {issuedAt, signature}`: the policy client\'s EIP-712 signature of `AttestationConsumption(bytes32 digest,uint64 issuedAt)` over the attestation\'s digest, domain `{name: "Proofgate", version: "1", chainId}` (the attestation\'s chain), issuedAt within 300 s of the gateway\'s clock.',
     responses: {
       200: ok('consumed', r.consumed),
-      401: ok('consume_authorization_required (none sent), stale_consume_authorization (issuedAt over 300 s away)', r.errorBody),
-      403: ok("not_policy_client: the authorization is not signed by the attestation's policy client", r.errorBody),
+      401: ok('consume_consent_required (none sent), stale_consume_consent (issuedAt over 300 s away)', r.errorBody),
+      403: ok("not_policy_client: the consent is not signed by the attestation's policy client", r.errorBody),
       409: ok('attestation_already_used', r.errorBody),
       422: ok('invalid_attestation (with reasons), attestation_unbound (no policy client: nobody may consume it)', r.errorBody),
     },

@@ -11,7 +11,7 @@ import {
 } from '../intents/attestation-checks';
 import { operatorRegistryChain } from '../operators/registry-snapshots';
 import { isInferenceAttestationClaim } from '../../core/attestation';
-import { InferenceConsumeOnChainError, checkInferenceAttestation, type AttestationVerify } from '../inference/quorum-attestation-checks';
+import { InferenceConsumeOnChainError, checkInferenceAttestation, type AttestationVerify } from '../inference/quorum/attestation-checks';
 
 const stores = (env: Env): AttestationStores => ({
   db: env.DB,
@@ -22,7 +22,7 @@ const stores = (env: Env): AttestationStores => ({
 
 /** POST /v1/attestations/verify: `{valid, reasons}` against the registry snapshot the attestation names, its policy's quorum and the single-use ledger. */
 export async function handleVerifyAttestation(req: RouteRequest<AttestationCheck & AttestationVerify>, env: Env): Promise<Response> {
-  // Inference attestations (quorum mode) are judged by their own rules: inference/quorum-attestation-checks.ts.
+  // Inference attestations (quorum mode) are judged by their own rules: inference/quorum/attestation-checks.ts.
   if (isInferenceAttestationClaim(req.content.attestation))
     return jsonResponse(await checkInferenceAttestation(stores(env), req.content, Date.now()));
   return jsonResponse(await checkAttestation(stores(env), req.content, Date.now()));

@@ -4,9 +4,9 @@ import { version as serverVersion } from '../../package.json';
 import type { Env } from '../env';
 import { jsonResponse, toErrorResponse } from '../http/problem';
 import { runInferenceCall } from '../inference/inference-call';
-import { kserveForm } from '../inference/kserve-form';
-import { KSERVE_EXTENSIONS, modelMetadata, modelReady, modelVersions, serverReady } from '../inference/kserve-metadata';
-import { kserveError, toKserveError } from '../inference/kserve-reply';
+import { kserveForm } from '../inference/kserve/form';
+import { KSERVE_EXTENSIONS, modelMetadata, modelReady, modelVersions, serverReady } from '../inference/kserve/metadata';
+import { kserveError, toKserveError } from '../inference/kserve/reply';
 import { annotateRequest } from '../observability/request-log';
 import { parseVersion, routeParam } from './models';
 
@@ -65,7 +65,7 @@ export const handleKserveModelReady: Handler = protocolErrors(async (req, env, c
   return kserveError(400, 'model_not_ready', `no healthy backend serves model "${name}" version ${model.version} right now`, { name, ready: false });
 });
 
-/** POST /v2/models/:name[/versions/:version]/infer: one inference call in the protocol's form (inference/kserve-form.ts). */
+/** POST /v2/models/:name[/versions/:version]/infer: one inference call in the protocol's form (inference/kserve/form.ts). */
 export const handleKserveInfer: Handler = protocolErrors((req, env, ctx) => runInferenceCall(env, ctx, req, target(req), kserveForm(req)));
 
 /** Any other path under /v2: the protocol's 404. */

@@ -7,7 +7,7 @@ import { evaluateVerdict, signTask } from '../../../signer-node/evaluate-task';
 import { seededRandom } from '../../support/seeded-random';
 import { KEYS, makeTask } from './task-fixtures';
 
-const TIME_POLICY = `package proofgate.authz
+const TIME_POLICY = `package proofgate.intent
 
 import rego.v1
 
@@ -17,7 +17,7 @@ allow if time.now_ns() < data.params.notAfterNs
 deny contains "too late" if time.now_ns() >= data.params.notAfterNs
 `;
 
-const DATA_POLICY = `package proofgate.authz
+const DATA_POLICY = `package proofgate.intent
 
 import rego.v1
 

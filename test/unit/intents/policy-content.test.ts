@@ -10,8 +10,8 @@ import { POLICY } from './task-fixtures';
 describe('policy content and id', () => {
   it("core's policy id is the gateway's, defaults included", async () => {
     for (const submitted of [
-      { modules: { 'authz.rego': POLICY } },
-      { modules: { 'authz.rego': POLICY }, entrypoint: 'data.proofgate.authz', params: { maxValue: 5, blocked: [] }, thresholdBps: 9000 },
+      { modules: { 'intent.rego': POLICY } },
+      { modules: { 'intent.rego': POLICY }, entrypoint: 'data.proofgate.intent', params: { maxValue: 5, blocked: [] }, thresholdBps: 9000 },
       { modules: { 'a.rego': POLICY }, policyData: [{ name: 'risk', sha256: `0x${'AB'.repeat(32)}` }], params: { policyDataToleranceBps: 25 } },
     ]) {
       const content = policyBody.parse(submitted);
@@ -23,10 +23,10 @@ describe('policy content and id', () => {
   });
 
   describe('refuses content that does not hash to the id, however close', () => {
-    const content = policyBody.parse({ modules: { 'authz.rego': POLICY }, thresholdBps: 9000 });
+    const content = policyBody.parse({ modules: { 'intent.rego': POLICY }, thresholdBps: 9000 });
     const bents: [string, unknown][] = [
       ['another threshold', { ...content, thresholdBps: 6700 }],
-      ['a newline added to a module', { ...content, modules: { 'authz.rego': `${POLICY}\n` } }],
+      ['a newline added to a module', { ...content, modules: { 'intent.rego': `${POLICY}\n` } }],
       ['params added', { ...content, params: { x: 1 } }],
       ['no object at all', 'nope'],
     ];

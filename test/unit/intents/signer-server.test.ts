@@ -47,16 +47,16 @@ const snapshots: RegistrySnapshots = {
 };
 
 const STRICT: PolicyContent = {
-  modules: { 'authz.rego': POLICY },
-  entrypoint: 'data.proofgate.authz',
+  modules: { 'intent.rego': POLICY },
+  entrypoint: 'data.proofgate.intent',
   params: { maxValue: 5000, blocked: [] },
   policyData: [],
   thresholdBps: 6700,
 };
-const PERMISSIVE_REGO = 'package proofgate.authz\n\nimport rego.v1\n\nallow := true\n';
+const PERMISSIVE_REGO = 'package proofgate.intent\n\nimport rego.v1\n\nallow := true\n';
 const DATA_POLICY: PolicyContent = {
   modules: {
-    'risk.rego': `package proofgate.authz
+    'risk.rego': `package proofgate.intent
 
 import rego.v1
 
@@ -66,7 +66,7 @@ allow if to_number(input.value) <= data.wasm.risk.limit
 deny contains "value above the PolicyData limit" if to_number(input.value) > data.wasm.risk.limit
 `,
   },
-  entrypoint: 'data.proofgate.authz',
+  entrypoint: 'data.proofgate.intent',
   params: {},
   policyData: [{ name: 'risk', sha256: `0x${'aa'.repeat(32)}` }],
   thresholdBps: 6700,

@@ -23,7 +23,7 @@ export function registry(): OperatorRegistry {
   );
 }
 
-export const POLICY = `package proofgate.authz
+export const POLICY = `package proofgate.intent
 
 import rego.v1
 
@@ -52,8 +52,8 @@ export function makeTask(overrides: Partial<IntentTask> = {}): IntentTask {
       data: '0x',
       chainId: 31337,
     },
-    modules: { 'authz.rego': POLICY },
-    entrypoint: 'data.proofgate.authz',
+    modules: { 'intent.rego': POLICY },
+    entrypoint: 'data.proofgate.intent',
     params: { maxValue: 5000, blocked: ['0x000000000000000000000000000000000000dEaD'] },
     policyData: [],
     thresholdBps: 6700,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProofgateError } from '../../../core/errors';
 import { TENSOR_TYPES } from '../../../core/tensors';
-import { KSERVE_DATATYPES, kserveDatatype, kserveShape, metadataTensor, tensorTypeOf } from '../../../workers/inference/kserve-datatypes';
+import { KSERVE_DATATYPES, kserveDatatype, kserveShape, metadataTensor, tensorTypeOf } from '../../../workers/inference/kserve/datatypes';
 
 // The Open Inference Protocol's datatype names ("Tensor Data Types") for Proofgate's tensor types.
 const EXPECTED = {

@@ -5,7 +5,7 @@ import type { InferenceReceipt } from '../../../core/receipts';
 import { tensorFromJson } from '../../../core/tensors';
 import { toErrorResponse } from '../../../workers/http/problem';
 import type { ModelVersion } from '../../../workers/hub/model-store';
-import { kserveReply, toKserveError } from '../../../workers/inference/kserve-reply';
+import { kserveReply, toKserveError } from '../../../workers/inference/kserve/reply';
 import { readReplyHeader } from '../../../workers/inference/reply-format';
 
 // Writing the Open Inference Protocol's inference response and error objects.

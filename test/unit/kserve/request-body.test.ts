@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ProofgateError } from '../../../core/errors';
 import type { TensorSpec } from '../../../core/onnx';
 import { decodeTensors, encodeTensors, tensorFromJson, tensorToJson } from '../../../core/tensors';
-import { jsonHeaderLength, readKserveBody } from '../../../workers/inference/kserve-request';
+import { jsonHeaderLength, readKserveBody } from '../../../workers/inference/kserve/request';
 
 // Reading the Open Inference Protocol's inference request object against a model, as the Worker does.
 

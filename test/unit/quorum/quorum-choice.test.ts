@@ -4,8 +4,8 @@ import { bytesToHex } from 'viem';
 import { ProofgateError } from '../../../core/errors';
 import type { PoolMember, PoolSnapshot } from '../../../durable-objects/backend-pool';
 import { DEFAULT_QUORUM_THRESHOLD_BPS, checkQuorumTerms } from '../../../workers/hub/quorum-terms';
-import { callMode } from '../../../workers/inference/quorum-mode';
-import { checkQuorumReachable, quorumCandidates } from '../../../workers/inference/quorum-selection';
+import { callMode } from '../../../workers/inference/quorum/mode';
+import { checkQuorumReachable, quorumCandidates } from '../../../workers/inference/quorum/selection';
 import { QUORUM_OPERATORS, QUORUM_REGISTRY } from './fixtures';
 
 const MODEL = `0x${'ab'.repeat(32)}`;

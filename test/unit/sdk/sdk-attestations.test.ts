@@ -2,18 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { CONSUME_AUTHORIZATION_MAX_SKEW_S, consumeAuthorizationSigner } from '../../../core/attestation';
+import { CONSUME_CONSENT_MAX_SKEW_S, consumeConsentSigner } from '../../../core/attestation';
 import { computePolicyId, type PolicyContent } from '../../../core/operator-protocol/policy-content';
-import { consumeAttestation, consumeAuthorization, createClient, verifyAttestation } from '../../../sdk/src/index';
+import { consumeAttestation, consumeConsent, createClient, verifyAttestation } from '../../../sdk/src/index';
 import { NOW, OPERATORS, THRESHOLD_BPS, makeRegistry, makeRequest, signAttestation } from '../attestation/fixtures';
 
-// The SDK's side of intent attestations, with real keys: the policy client's consume authorization
+// The SDK's side of intent attestations, with real keys: the policy client's consume consent
 // (checked here by the very function the gateway checks it with), and offline verification under
 // the policy's quorum, read from the gateway only when its content hashes to the policy id.
 
 const POLICY: PolicyContent = {
-  modules: { 'authorization.rego': 'package proofgate.authorization\n\nallow := true\n' },
-  entrypoint: 'data.proofgate.authorization',
+  modules: { 'intent-policy.rego': 'package proofgate.intent\n\nallow := true\n' },
+  entrypoint: 'data.proofgate.intent',
   params: {},
   policyData: [],
   thresholdBps: THRESHOLD_BPS,
@@ -56,28 +56,28 @@ describe('SDK: consuming an attestation as its policy client', () => {
     assert.deepEqual(body.attestation, attestation);
     assert.equal(body.policyId, policyId, 'expectations travel with it');
     assert.equal(body.account, undefined, 'the account stays here');
-    assert.ok(Math.abs(body.authorization.issuedAt - before) <= 5);
-    const signer = await consumeAuthorizationSigner(attestation.digest, attestation.chainId, body.authorization);
+    assert.ok(Math.abs(body.consent.issuedAt - before) <= 5);
+    const signer = await consumeConsentSigner(attestation.digest, attestation.chainId, body.consent);
     assert.equal(signer, client.address, "the gateway's check recovers the policy client");
   });
 
   it("binds the signature to the attestation's digest, chain and time", async () => {
     const client = privateKeyToAccount(generatePrivateKey());
     const { attestation } = await attestationFor(client.address);
-    const auth = await consumeAuthorization(client, attestation, 1_800_000_000);
+    const auth = await consumeConsent(client, attestation, 1_800_000_000);
     assert.equal(auth.issuedAt, 1_800_000_000);
     const other = `0x${'77'.repeat(32)}` as Hex;
-    assert.notEqual(await consumeAuthorizationSigner(other, attestation.chainId, auth), client.address, 'another digest');
-    assert.notEqual(await consumeAuthorizationSigner(attestation.digest, 1, auth), client.address, 'another chain');
+    assert.notEqual(await consumeConsentSigner(other, attestation.chainId, auth), client.address, 'another digest');
+    assert.notEqual(await consumeConsentSigner(attestation.digest, 1, auth), client.address, 'another chain');
     assert.notEqual(
-      await consumeAuthorizationSigner(attestation.digest, attestation.chainId, {
+      await consumeConsentSigner(attestation.digest, attestation.chainId, {
         ...auth,
-        issuedAt: auth.issuedAt + CONSUME_AUTHORIZATION_MAX_SKEW_S,
+        issuedAt: auth.issuedAt + CONSUME_CONSENT_MAX_SKEW_S,
       }),
       client.address,
       'another time',
     );
-    await assert.rejects(consumeAuthorization(client, { digest: 'x' }), TypeError);
+    await assert.rejects(consumeConsent(client, { digest: 'x' }), TypeError);
   });
 
   it('a client consumes with its own account by default, and refuses without one before sending anything', async () => {
@@ -88,7 +88,7 @@ describe('SDK: consuming an attestation as its policy client', () => {
       name: 'ConflictError',
       code: 'attestation_already_used',
     });
-    assert.equal(await consumeAuthorizationSigner(attestation.digest, attestation.chainId, r.sent[0]!.body.authorization), account.address);
+    assert.equal(await consumeConsentSigner(attestation.digest, attestation.chainId, r.sent[0]!.body.consent), account.address);
     await assert.rejects(createClient({ gateway: GATEWAY, fetch: r.fetch }).consumeAttestation(attestation), TypeError);
     assert.equal(r.sent.length, 1);
   });

@@ -1,6 +1,6 @@
-# Demo authorization policy for intents: its PolicyData module `risk` (policy-data/intent-risk.wat)
+# Demo intent policy: its PolicyData module `risk` (policies/policy-data/intent-risk.wat)
 # lists blocked recipients and a value limit; calldata is limited by data.params.maxCalldataBytes.
-package proofgate.authz
+package proofgate.intent
 
 import rego.v1
 

@@ -1,11 +1,11 @@
-import { InvalidRequestError } from '../../core/errors';
-import type { InferenceReceipt } from '../../core/receipts';
-import { decodeTensors, sha256Hex, tensorMapFromJson } from '../../core/tensors';
-import { readBodyLimited } from '../http/request-body';
-import type { CallForm } from './call-form';
-import { kserveReply, toKserveError } from './kserve-reply';
-import { INFERENCE_HEADER_LENGTH, type KserveRequest, jsonHeaderLength, readKserveBody } from './kserve-request';
-import { inputBodyLimit } from './request-inputs';
+import { InvalidRequestError } from '../../../core/errors';
+import type { InferenceReceipt } from '../../../core/receipts';
+import { decodeTensors, sha256Hex, tensorMapFromJson } from '../../../core/tensors';
+import { readBodyLimited } from '../../http/request-body';
+import type { CallForm } from '../call-form';
+import { kserveReply, toKserveError } from './reply';
+import { INFERENCE_HEADER_LENGTH, type KserveRequest, jsonHeaderLength, readKserveBody } from './request';
+import { inputBodyLimit } from '../request-inputs';
 
 // Headers of a paid answer that the protocol's answer keeps; its body is rewritten.
 function keptHeaders(response: Response): Headers {

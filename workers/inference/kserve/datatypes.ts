@@ -1,6 +1,6 @@
-import { InvalidRequestError } from '../../core/errors';
-import type { TensorSpec } from '../../core/onnx';
-import type { TensorType } from '../../core/tensors';
+import { InvalidRequestError } from '../../../core/errors';
+import type { TensorSpec } from '../../../core/onnx';
+import type { TensorType } from '../../../core/tensors';
 
 // The Open Inference Protocol's names for tensor element types ("Tensor Data Types" of KServe's
 // v2 protocol), and shapes as its metadata writes them (-1 for a variable-size dimension).

@@ -19,25 +19,25 @@
  * `GET /v1/inference-quorums/{requestId}` whatever the outcome.
  */
 import { bytesToHex, type Address, type Hex } from 'viem';
-import { quorumRunRequestId } from '../../core/backend-protocol';
-import { ProofgateError, unwrapRpc } from '../../core/errors';
-import { backendPool } from '../../durable-objects/backend-pool';
-import { inferenceQuorum, type QuorumRun, type QuorumView } from '../../durable-objects/inference-quorum';
-import type { Env } from '../env';
-import type { ModelVersion } from '../hub/model-store';
-import { operatorRegistryChain } from '../operators/registry-snapshots';
-import type { CallPrice } from '../payments/call-price';
-import { openPayment, type ReservedPayment } from '../payments/payment-gate';
-import { releasePayment, settlePayment } from '../payments/payment-settlement';
-import type { CallForm } from './call-form';
-import { callTerms } from './call-terms';
-import { BackendFailedError, ModelRejectedInputError, callBackend, type DispatchOptions, type InferenceResult } from './dispatch-inference';
-import type { CallContext } from './inference-call';
-import { persistReceipt } from './receipt-store';
-import { jsonReplyBody } from './reply-format';
-import { quorumJsonFields, quorumPrice, withQuorum, withQuorumPrice, type QuorumExtras } from './quorum-reply';
-import { checkQuorumReachable, quorumCandidates, type OperatorCandidate } from './quorum-selection';
-import type { CallInputs } from './request-inputs';
+import { quorumRunRequestId } from '../../../core/backend-protocol';
+import { ProofgateError, unwrapRpc } from '../../../core/errors';
+import { backendPool } from '../../../durable-objects/backend-pool';
+import { inferenceQuorum, type QuorumRun, type QuorumView } from '../../../durable-objects/inference-quorum';
+import type { Env } from '../../env';
+import type { ModelVersion } from '../../hub/model-store';
+import { operatorRegistryChain } from '../../operators/registry-snapshots';
+import type { CallPrice } from '../../payments/call-price';
+import { openPayment, type ReservedPayment } from '../../payments/payment-gate';
+import { releasePayment, settlePayment } from '../../payments/payment-settlement';
+import type { CallForm } from '../call-form';
+import { callTerms } from '../call-terms';
+import { BackendFailedError, ModelRejectedInputError, callBackend, type DispatchOptions, type InferenceResult } from '../dispatch-inference';
+import type { CallContext } from '../inference-call';
+import { persistReceipt } from '../receipt-store';
+import { jsonReplyBody } from '../reply-format';
+import { quorumJsonFields, quorumPrice, withQuorum, withQuorumPrice, type QuorumExtras } from './reply';
+import { checkQuorumReachable, quorumCandidates, type OperatorCandidate } from './selection';
+import type { CallInputs } from '../request-inputs';
 
 /** How long an inference attestation stays usable (s). */
 export const QUORUM_ATTESTATION_VALIDITY_S = 3_600;

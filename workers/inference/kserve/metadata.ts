@@ -1,7 +1,7 @@
-import type { BackendPool } from '../../durable-objects/backend-pool';
-import { ModelNotFoundError, listModelVersions, listModels, type ModelVersion } from '../hub/model-store';
-import { metadataTensor } from './kserve-datatypes';
-import { poolRouter } from './pool-routing';
+import type { BackendPool } from '../../../durable-objects/backend-pool';
+import { ModelNotFoundError, listModelVersions, listModels, type ModelVersion } from '../../hub/model-store';
+import { metadataTensor } from './datatypes';
+import { poolRouter } from '../pool-routing';
 
 // The Open Inference Protocol's health and metadata (KServe v2 REST "Health", "Server Metadata",
 // "Model Metadata"), read from the model hub and this isolate's view of the backend pool.

@@ -13,12 +13,12 @@ import {
   verifyInferenceAttestation,
   type BlsVerifier,
   type InferenceAttestationRejection,
-} from '../../core/attestation';
-import { ProofgateError } from '../../core/errors';
-import { bytes32Schema } from '../../core/hex';
-import { modelVersions } from '../../schema';
-import { attestationCheckBody } from '../intents/attestation-checks';
-import type { OperatorRegistryChain } from '../operators/registry-snapshots';
+} from '../../../core/attestation';
+import { ProofgateError } from '../../../core/errors';
+import { bytes32Schema } from '../../../core/hex';
+import { modelVersions } from '../../../schema';
+import { attestationCheckBody } from '../../intents/attestation-checks';
+import type { OperatorRegistryChain } from '../../operators/registry-snapshots';
 
 /** Body of `POST /v1/attestations/verify`: an intent check, plus what a relying party expects of an inference attestation. */
 export const attestationVerifyBody = attestationCheckBody.extend({

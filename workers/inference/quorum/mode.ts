@@ -4,7 +4,7 @@
  * execution (`mode=tee`) and zero-knowledge proofs (`mode=zkml`) are named so that a caller asking
  * for them learns, with a 501, that no backend here can honour them, rather than getting less.
  */
-import { InvalidRequestError, ProofgateError } from '../../core/errors';
+import { InvalidRequestError, ProofgateError } from '../../../core/errors';
 
 /** The fewest and most operators a quorum call may ask for. */
 export const QUORUM_K = { min: 2, max: 16, default: 2 } as const;

@@ -1,5 +1,5 @@
-import { InvalidRequestError } from '../../core/errors';
-import { InputHeaderChecker, InputMismatchError, type TensorSpec } from '../../core/onnx';
+import { InvalidRequestError } from '../../../core/errors';
+import { InputHeaderChecker, InputMismatchError, type TensorSpec } from '../../../core/onnx';
 import {
   COMPOSITE,
   ELEMENT_SIZE,
@@ -12,8 +12,8 @@ import {
   writeJsonElement,
   type Tensor,
   type TensorType,
-} from '../../core/tensors';
-import { kserveDatatype, tensorTypeOf } from './kserve-datatypes';
+} from '../../../core/tensors';
+import { kserveDatatype, tensorTypeOf } from './datatypes';
 
 // The body of an Open Inference Protocol inference request (KServe v2 REST, "Inference Request JSON
 // Object"): {"id"?, "parameters"?, "inputs": [{name, shape, datatype, parameters?, data}], "outputs"?:

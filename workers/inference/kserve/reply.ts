@@ -1,9 +1,9 @@
-import type { InferenceReceipt } from '../../core/receipts';
-import { tensorToJson, type Tensor } from '../../core/tensors';
-import type { ModelVersion } from '../hub/model-store';
-import { kserveDatatype } from './kserve-datatypes';
-import { INFERENCE_HEADER_LENGTH, type KserveRequest } from './kserve-request';
-import { REPLY_HEADERS, encodeReplyHeader, modelLabel } from './reply-format';
+import type { InferenceReceipt } from '../../../core/receipts';
+import { tensorToJson, type Tensor } from '../../../core/tensors';
+import type { ModelVersion } from '../../hub/model-store';
+import { kserveDatatype } from './datatypes';
+import { INFERENCE_HEADER_LENGTH, type KserveRequest } from './request';
+import { REPLY_HEADERS, encodeReplyHeader, modelLabel } from '../reply-format';
 
 // Answers of the Open Inference Protocol (KServe v2 REST): the "Inference Response JSON Object"
 // {model_name, model_version, id, parameters, outputs: [{name, shape, datatype, data}]}, with outputs

@@ -6,11 +6,11 @@
  * (base64url JSON, like the receipt's) on every answer, binary ones included. And the 402 of a
  * priced quorum call says what it is asked to pay for.
  */
-import type { InferenceAttestation } from '../../core/attestation';
-import type { InferenceReceipt } from '../../core/receipts';
-import type { CallPrice } from '../payments/call-price';
-import { INFERENCE_HEADER_LENGTH } from './kserve-request';
-import { encodeReplyHeader } from './reply-format';
+import type { InferenceAttestation } from '../../../core/attestation';
+import type { InferenceReceipt } from '../../../core/receipts';
+import type { CallPrice } from '../../payments/call-price';
+import { INFERENCE_HEADER_LENGTH } from '../kserve/request';
+import { encodeReplyHeader } from '../reply-format';
 
 /** Headers of a quorum answer (base64url JSON, read back with readReplyHeader). */
 export const QUORUM_REPLY_HEADERS = {

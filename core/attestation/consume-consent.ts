@@ -7,11 +7,11 @@
  */
 import { recoverTypedDataAddress, type Address, type Hex } from 'viem';
 
-/** How far (s) an authorization's issuedAt may be from the verifier's clock. */
-export const CONSUME_AUTHORIZATION_MAX_SKEW_S = 300;
+/** How far (s) a consent's issuedAt may be from the verifier's clock. */
+export const CONSUME_CONSENT_MAX_SKEW_S = 300;
 
-/** EIP-712 types of a consume authorization. */
-export const CONSUME_AUTHORIZATION_TYPES = {
+/** EIP-712 types of a consume consent. */
+export const CONSUME_CONSENT_TYPES = {
   AttestationConsumption: [
     { name: 'digest', type: 'bytes32' },
     { name: 'issuedAt', type: 'uint64' },
@@ -19,27 +19,27 @@ export const CONSUME_AUTHORIZATION_TYPES = {
 } as const;
 
 /** The policy client's consent to spend one attestation, as sent with the consume request. */
-export type ConsumeAuthorization = { issuedAt: number; signature: Hex };
+export type ConsumeConsent = { issuedAt: number; signature: Hex };
 
 /**
  * The EIP-712 typed data a policy client signs (domain `{name: "Proofgate", version: "1", chainId}`
- * with the attestation's chain), e.g. `account.signTypedData(consumeAuthorizationTypedData(…))` in viem.
+ * with the attestation's chain), e.g. `account.signTypedData(consumeConsentTypedData(…))` in viem.
  */
-export function consumeAuthorizationTypedData(digest: Hex, chainId: number, issuedAt: number) {
+export function consumeConsentTypedData(digest: Hex, chainId: number, issuedAt: number) {
   return {
     domain: { name: 'Proofgate', version: '1', chainId },
-    types: CONSUME_AUTHORIZATION_TYPES,
+    types: CONSUME_CONSENT_TYPES,
     primaryType: 'AttestationConsumption',
     message: { digest, issuedAt: BigInt(issuedAt) },
   } as const;
 }
 
-/** Who signed a consume authorization for `digest` on `chainId`, or null when the signature does not recover. */
-export async function consumeAuthorizationSigner(digest: Hex, chainId: number, authorization: ConsumeAuthorization): Promise<Address | null> {
+/** Who signed a consume consent for `digest` on `chainId`, or null when the signature does not recover. */
+export async function consumeConsentSigner(digest: Hex, chainId: number, consent: ConsumeConsent): Promise<Address | null> {
   try {
     return await recoverTypedDataAddress({
-      ...consumeAuthorizationTypedData(digest, chainId, authorization.issuedAt),
-      signature: authorization.signature,
+      ...consumeConsentTypedData(digest, chainId, consent.issuedAt),
+      signature: consent.signature,
     });
   } catch {
     return null;

@@ -1,7 +1,7 @@
-import { activeOperators, meetsQuorum, parseStake, registryTotalStake, type OperatorRegistry } from '../../core/attestation';
-import { ProofgateError } from '../../core/errors';
-import type { PoolSnapshot } from '../../durable-objects/backend-pool';
-import type { RouteChoice } from './pool-routing';
+import { activeOperators, meetsQuorum, parseStake, registryTotalStake, type OperatorRegistry } from '../../../core/attestation';
+import { ProofgateError } from '../../../core/errors';
+import type { PoolSnapshot } from '../../../durable-objects/backend-pool';
+import type { RouteChoice } from '../pool-routing';
 
 /** One operator a quorum call may run on: its stake in the snapshot, and its least loaded backend that serves the model. */
 export interface OperatorCandidate {

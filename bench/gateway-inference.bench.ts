@@ -6,7 +6,7 @@ import { bytesToHex, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { BACKEND_PATHS } from '../core/backend-protocol';
 import { backendAuthLabel, deriveNodeAuthKey, gatewayRequestHeaders, importNodeAuthKey } from '../core/node-protocol';
-import { TENSORS_MEDIA_TYPE, encodeTensors, sha256Hex, tensorMapFromJson, type JsonTensor } from '../core/tensors';
+import { TENSORS_MEDIA_TYPE, encodeTensors, sha256Hex, tensorMapFromJson } from '../core/tensors';
 import { buildOnnxModel } from '../gpu-backend/onnx-model-builder';
 import { REPO_ROOT, demoModels, type DemoModel } from '../local-stack/demo-models';
 import { launchLocalStack, type LocalStack } from '../local-stack/launch';
@@ -15,6 +15,7 @@ import { waitForHttp } from '../local-stack/wait-for';
 import { freePort } from '../chain/anvil';
 import { testModels } from '../scripts/generate-test-models';
 import { cpuMs, findProcess, processTree } from './process-cpu';
+import { type BenchCase, TINY_ADD_CASE, benchImage } from './cases';
 import { percentile, timeRuns } from './stats';
 
 // The data path against its baselines, all measured in this run on this machine: the same model
@@ -23,23 +24,8 @@ import { percentile, timeRuns } from './stats';
 // wrangler dev) with JSON bodies and (4) with binary bodies both ways; p50/p99 at concurrency 1,
 // throughput at concurrency 16, CPU per call by process, and dynamic batching on and off.
 
-interface Case {
-  label: string;
-  model: string;
-  inputs: Record<string, JsonTensor>;
-}
-
-function image(side: number): Record<string, JsonTensor> {
-  const n = 3 * side * side;
-  return { x: { type: 'float32', dims: [1, 3, side, side], data: Array.from({ length: n }, (_, i) => Math.fround(((i * 7919) % 255) / 255 - 0.5)) } };
-}
-
-const CASES: Case[] = [
-  {
-    label: 'tiny-add',
-    model: 'tiny-add',
-    inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [4, 3, 2, 1] } },
-  },
+const CASES: BenchCase[] = [
+  TINY_ADD_CASE,
   {
     label: 'silero-vad',
     model: 'silero-vad',
@@ -49,9 +35,9 @@ const CASES: Case[] = [
       sr: { type: 'int64', dims: [], data: [16000] },
     },
   },
-  { label: 'ppocr-det 32', model: 'ppocr-det', inputs: image(32) },
-  { label: 'ppocr-det 160', model: 'ppocr-det', inputs: image(160) },
-  { label: 'ppocr-det 640', model: 'ppocr-det', inputs: image(640) },
+  { label: 'ppocr-det 32', model: 'ppocr-det', inputs: benchImage(32) },
+  { label: 'ppocr-det 160', model: 'ppocr-det', inputs: benchImage(160) },
+  { label: 'ppocr-det 640', model: 'ppocr-det', inputs: benchImage(640) },
 ];
 
 /** A perceptron with a symbolic batch dimension, big enough that its weights dominate a call: the batching case. */

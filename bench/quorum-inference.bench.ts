@@ -1,5 +1,5 @@
-import type { JsonTensor } from '../core/tensors';
 import { launchTestStack } from '../test/support/test-stack';
+import { type BenchCase, TINY_ADD_CASE, benchImage } from './cases';
 import { percentile, timeRuns } from './stats';
 
 // Quorum inference against a single-backend call, measured in the same run on the same stack: three
@@ -8,25 +8,7 @@ import { percentile, timeRuns } from './stats';
 // k = 2 and (3) k = 3 backends of distinct operators with the reference fixed, the digest BLS-signed
 // by each operator's backend, the signatures verified and aggregated in the request's Durable Object.
 
-interface Case {
-  label: string;
-  model: string;
-  inputs: Record<string, JsonTensor>;
-}
-
-function image(side: number): Record<string, JsonTensor> {
-  const n = 3 * side * side;
-  return { x: { type: 'float32', dims: [1, 3, side, side], data: Array.from({ length: n }, (_, i) => Math.fround(((i * 7919) % 255) / 255 - 0.5)) } };
-}
-
-const CASES: Case[] = [
-  {
-    label: 'tiny-add',
-    model: 'tiny-add',
-    inputs: { a: { type: 'float32', dims: [1, 4], data: [1, 2, 3, 4] }, b: { type: 'float32', dims: [1, 4], data: [4, 3, 2, 1] } },
-  },
-  { label: 'ppocr-det 64', model: 'ppocr-det', inputs: image(64) },
-];
+const CASES: BenchCase[] = [TINY_ADD_CASE, { label: 'ppocr-det 64', model: 'ppocr-det', inputs: benchImage(64) }];
 
 const ms = (v: number): string => `${v.toFixed(1)} ms`.padStart(11);
 

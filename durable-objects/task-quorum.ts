@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import type { Address, Hex } from 'viem';
+import type { Hex } from 'viem';
 import {
   attestationIfQuorum,
   checkPolicyDataReport,
@@ -20,7 +20,9 @@ import {
   type SignedPolicyDataReport,
 } from '../core/attestation';
 import { ProofgateError, toRpcResult, type RpcResult } from '../core/errors';
-import { TASK_PATHS, policyDataReplySchema, signReplySchema, type TaskAssignment } from '../core/operator-protocol';
+import { TASK_PATHS, policyDataReplySchema, signReplySchema, type TaskAssignment, type TaskStatus, type TaskView } from '../core/operator-protocol';
+
+export type { TaskStatus, TaskView };
 import { tasks } from '../schema';
 import { callOperator, type OperatorEndpoint } from './operator-calls';
 
@@ -37,35 +39,6 @@ export interface TaskInit {
   toleranceBps: number;
   /** Epoch ms after which the task fails if no quorum formed. */
   deadlineMs: number;
-}
-
-/** Lifecycle of a task. */
-export type TaskStatus = 'collecting_policy_data' | 'signing' | 'completed' | 'failed';
-
-/** A task as `GET /v1/tasks/:id` shows it. */
-export interface TaskView {
-  taskId: Hex;
-  status: TaskStatus;
-  policyId: Hex;
-  policyClient: string;
-  chainId: number;
-  intent: TaskAssignment['intent'];
-  createdAt: number;
-  expiration: number;
-  deadline: string;
-  thresholdBps: number;
-  /** The registry snapshot the task is judged under. */
-  registry: Address;
-  registryBlock: number;
-  totalStake: string;
-  policyData: Record<string, unknown> | null;
-  policyDataHash: Hex | null;
-  signers: string[];
-  nonSigners: string[];
-  verdicts: { digest: Hex; allowed: boolean; signedStake: string; signers: string[] }[];
-  rejected: { operatorId: string; phase: 'policy_data' | 'sign'; reason: string }[];
-  attestation: Attestation | null;
-  failure: { code: string; message: string } | null;
 }
 
 interface TaskState extends TaskInit {

@@ -1,3 +1,4 @@
+import { encodeFieldKey, encodeLengthDelimited, encodeVarint } from '../core/onnx/protobuf-wire';
 import type { TensorType } from '../core/tensors';
 
 // Builds small ONNX models from code: the backend's CUDA probe and the test models need a handful of
@@ -52,24 +53,8 @@ const ELEM_TYPE: Record<TensorType, number> = {
 
 const utf8 = new TextEncoder();
 
-function varint(n: number | bigint): number[] {
-  let v = BigInt.asUintN(64, BigInt(n));
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-
-function field(num: number, wireType: number): number[] {
-  return varint((num << 3) | wireType);
-}
-
 function bytesField(num: number, bytes: Uint8Array | number[]): number[] {
-  return [...field(num, 2), ...varint(bytes.length), ...bytes];
+  return [...encodeLengthDelimited(num, bytes)];
 }
 
 function stringField(num: number, s: string): number[] {
@@ -77,7 +62,7 @@ function stringField(num: number, s: string): number[] {
 }
 
 function intField(num: number, n: number): number[] {
-  return [...field(num, 0), ...varint(n)];
+  return [...encodeFieldKey(num, 0), ...encodeVarint(n)];
 }
 
 function valueInfo(v: ValueSpec): number[] {
@@ -91,7 +76,7 @@ function node(n: NodeSpec, index: number): number[] {
     // AttributeProto: name=1, f=2 (fixed32), i=3, type=20 (FLOAT=1, INT=2)
     if (Number.isInteger(value)) return bytesField(5, [...stringField(1, name), ...intField(3, value), ...intField(20, 2)]);
     const f = new Uint8Array(new Float32Array([value]).buffer);
-    return bytesField(5, [...stringField(1, name), ...field(2, 5), ...f, ...intField(20, 1)]);
+    return bytesField(5, [...stringField(1, name), ...encodeFieldKey(2, 5), ...f, ...intField(20, 1)]);
   });
   return [
     ...n.inputs.flatMap((i) => stringField(1, i)),

@@ -1,11 +1,12 @@
 /** Builds an attestation from individual operator signatures (what the task aggregator does). */
-import { bytesToHex, hexToBytes, isHex, type Address, type Hex } from 'viem';
+import { hexToBytes, isHex, type Address, type Hex } from 'viem';
 import type { Attestation } from './attestation';
 import { computeAttestationDigest } from './attestation-digest';
 import { nobleBlsVerifier, type BlsVerifier } from './bls-verifier';
 import { OperatorRegistryError } from './errors';
 import { computeIntentHash, type Intent } from './intent-hash';
-import { activeOperators, parseStake, sameSnapshot, type OperatorRegistry } from './operator-registry';
+import { activeOperators, type OperatorRegistry } from './operator-registry';
+import { aggregateSignerSet, type OperatorSignature } from './signer-set';
 
 /** The verdict and task fields every operator signs. */
 export type AttestationRequest = {
@@ -24,7 +25,7 @@ export type AttestationRequest = {
 };
 
 /** One operator's 96-byte compressed signature over the attestation digest. */
-export type OperatorSignature = { operatorId: string; signature: Hex };
+export type { OperatorSignature } from './signer-set';
 
 /** The digest operators sign for a request. */
 export function requestDigest(request: AttestationRequest): Hex {
@@ -65,36 +66,7 @@ export function aggregateVerifiedSignatures(
   registry: OperatorRegistry,
   verifier: BlsVerifier = nobleBlsVerifier,
 ): Attestation {
-  if (!sameSnapshot(registry, { address: request.registry, blockNumber: request.registryBlock })) {
-    throw new OperatorRegistryError('registry_mismatch', 'the registry snapshot is not the one the request names');
-  }
-  const byId = new Map(signatures.map((s) => [s.operatorId, s.signature]));
-  if (byId.size !== signatures.length) {
-    throw new OperatorRegistryError('duplicate_operator', 'an operator signed more than once');
-  }
-  const members = activeOperators(registry);
-  for (const id of byId.keys()) {
-    if (!members.some((operator) => operator.id === id)) {
-      throw new OperatorRegistryError('unknown_operator', `operator ${id} is not a member of the registry snapshot`);
-    }
-  }
-  const signers: string[] = [];
-  const nonSigners: string[] = [];
-  const parts: Uint8Array[] = [];
-  let signedStake = 0n;
-  let totalStake = 0n;
-  for (const operator of members) {
-    const stake = parseStake(operator.stake)!;
-    totalStake += stake;
-    const signature = byId.get(operator.id);
-    if (signature === undefined) {
-      nonSigners.push(operator.id);
-      continue;
-    }
-    signers.push(operator.id);
-    parts.push(hexToBytes(signature));
-    signedStake += stake;
-  }
+  const signerSet = aggregateSignerSet(request, signatures, registry, verifier);
   return {
     taskId: request.taskId,
     policyId: request.policyId,
@@ -107,11 +79,7 @@ export function aggregateVerifiedSignatures(
     policyDataHash: request.policyDataHash,
     expiration: request.expiration,
     digest: requestDigest(request),
-    aggregateSignature: bytesToHex(verifier.aggregateSignatures(parts)),
-    signers,
-    nonSigners,
-    signedStake: signedStake.toString(),
-    totalStake: totalStake.toString(),
+    ...signerSet,
     thresholdBps: request.thresholdBps,
     registry: request.registry,
     registryBlock: request.registryBlock,

@@ -5,13 +5,13 @@
  * agreement meant (the tolerance the model's publisher declared), the quorum asked for and the
  * registry snapshot it was judged under, so none of these can be swapped after the operators signed.
  */
-import { bytesToHex, encodeAbiParameters, hexToBytes, isAddress, keccak256, stringToBytes, type Address, type Hex } from 'viem';
+import { encodeAbiParameters, isAddress, keccak256, stringToBytes, type Address, type Hex } from 'viem';
 import { z } from 'zod';
 import { ProofgateError } from '../errors';
 import { hexBytesPattern } from '../hex';
 import { nobleBlsVerifier, type BlsVerifier } from './bls-verifier';
-import { OperatorRegistryError } from './errors';
-import { activeOperators, parseStake, sameSnapshot, type OperatorRegistry } from './operator-registry';
+import type { OperatorRegistry } from './operator-registry';
+import { aggregateSignerSet, type OperatorSignature } from './signer-set';
 import { checkQuorumSignature, type QuorumRejection } from './quorum-signature';
 
 /** Leads every inference attestation digest: names the kind and its version. */
@@ -150,10 +150,7 @@ export function isInferenceAttestationClaim(value: unknown): boolean {
 }
 
 /** One operator's signature over the inference digest, verified already. */
-export interface VerifiedInferenceSignature {
-  operatorId: string;
-  signature: Hex;
-}
+export type VerifiedInferenceSignature = OperatorSignature;
 
 /**
  * Aggregates signatures that were each verified over the request's digest (what the quorum's
@@ -166,32 +163,7 @@ export function aggregateInferenceAttestation(
   registry: OperatorRegistry,
   verifier: BlsVerifier = nobleBlsVerifier,
 ): InferenceAttestation {
-  if (!sameSnapshot(registry, { address: request.registry, blockNumber: request.registryBlock })) {
-    throw new OperatorRegistryError('registry_mismatch', 'the registry snapshot is not the one the request names');
-  }
-  const byId = new Map(signatures.map((s) => [s.operatorId, s.signature]));
-  if (byId.size !== signatures.length) throw new OperatorRegistryError('duplicate_operator', 'an operator signed more than once');
-  const members = activeOperators(registry);
-  for (const id of byId.keys()) {
-    if (!members.some((m) => m.id === id)) throw new OperatorRegistryError('unknown_operator', `operator ${id} is not a member of the snapshot`);
-  }
-  const signers: string[] = [];
-  const nonSigners: string[] = [];
-  const parts: Uint8Array[] = [];
-  let signedStake = 0n;
-  let totalStake = 0n;
-  for (const operator of members) {
-    const stake = parseStake(operator.stake)!;
-    totalStake += stake;
-    const signature = byId.get(operator.id);
-    if (signature === undefined) {
-      nonSigners.push(operator.id);
-      continue;
-    }
-    signers.push(operator.id);
-    parts.push(hexToBytes(signature));
-    signedStake += stake;
-  }
+  const signerSet = aggregateSignerSet(request, signatures, registry, verifier);
   return {
     kind: 'inference',
     requestId: request.requestId,
@@ -202,11 +174,7 @@ export function aggregateInferenceAttestation(
     expiration: request.expiration,
     tolerance: { absolute: request.tolerance.absolute, relative: request.tolerance.relative },
     digest: computeInferenceDigest(request),
-    aggregateSignature: bytesToHex(verifier.aggregateSignatures(parts)),
-    signers,
-    nonSigners,
-    signedStake: signedStake.toString(),
-    totalStake: totalStake.toString(),
+    ...signerSet,
     thresholdBps: request.thresholdBps,
     registry: request.registry,
     registryBlock: request.registryBlock,

@@ -58,3 +58,26 @@ export function* readFields(buf: Uint8Array): Generator<WireField> {
     }
   }
 }
+
+/** A protobuf varint (unsigned LEB128 of the value's 64-bit two's complement), as bytes. */
+export function encodeVarint(n: number | bigint): number[] {
+  let v = BigInt.asUintN(64, BigInt(n));
+  const out: number[] = [];
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+}
+
+/** A field's key: its number and wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
+export function encodeFieldKey(field: number, wireType: number): number[] {
+  return encodeVarint((BigInt(field) << 3n) | BigInt(wireType));
+}
+
+/** A length-delimited field (bytes, string or embedded message). */
+export function encodeLengthDelimited(field: number, value: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from([...encodeFieldKey(field, 2), ...encodeVarint(value.length), ...Array.from(value)]);
+}

@@ -1,5 +1,5 @@
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { hexToBytes } from 'viem';
+import { concatBytes, hexToBytes } from 'viem';
 import { RECEIPT_V2_TYPE, isReceiptV2, type ReceiptFields, type ReceiptFieldsV2 } from './inference-receipt';
 
 // The EIP-712 digest of a receipt, computed directly for its two fixed types. viem's hashTypedData
@@ -11,7 +11,7 @@ const utf8 = new TextEncoder();
 const keccak = (bytes: Uint8Array): Uint8Array => keccak_256(bytes);
 
 const DOMAIN_SEPARATOR = keccak(
-  concat(keccak(utf8.encode('EIP712Domain(string name,string version)')), keccak(utf8.encode('Proofgate')), keccak(utf8.encode('1'))),
+  concatBytes([keccak(utf8.encode('EIP712Domain(string name,string version)')), keccak(utf8.encode('Proofgate')), keccak(utf8.encode('1'))]),
 );
 const RECEIPT_TYPEHASH = keccak(
   utf8.encode(
@@ -19,16 +19,6 @@ const RECEIPT_TYPEHASH = keccak(
   ),
 );
 const RECEIPT_V2_TYPEHASH = keccak(utf8.encode(RECEIPT_V2_TYPE));
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function word(hex: string, bytes: number): Uint8Array {
   const raw = hexToBytes(hex as `0x${string}`);
@@ -88,7 +78,7 @@ function v2Words(fields: ReceiptFieldsV2): Uint8Array[] {
  */
 export function receiptDigest(fields: ReceiptFields | ReceiptFieldsV2): Uint8Array {
   const structHash = isReceiptV2(fields)
-    ? keccak(concat(RECEIPT_V2_TYPEHASH, ...v2Words(fields)))
-    : keccak(concat(RECEIPT_TYPEHASH, ...v1Words(fields)));
-  return keccak(concat(new Uint8Array([0x19, 0x01]), DOMAIN_SEPARATOR, structHash));
+    ? keccak(concatBytes([RECEIPT_V2_TYPEHASH, ...v2Words(fields)]))
+    : keccak(concatBytes([RECEIPT_TYPEHASH, ...v1Words(fields)]));
+  return keccak(concatBytes([new Uint8Array([0x19, 0x01]), DOMAIN_SEPARATOR, structHash]));
 }

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../errors';
-import { encodeTensors, type TensorHeader } from './tensor-codec';
+import { MAX_DIMS, encodeTensors, type TensorHeader } from './tensor-codec';
 import { ELEMENT_SIZE, InvalidTensorError, elementCount, isTensorType, type Tensor, type TensorType } from './tensor';
 import { checkDims, writeJsonElement } from './tensor-json';
 
@@ -321,7 +321,7 @@ function readTensorMap(cur: JsonCursor, onHeader: (header: TensorHeader) => void
           cur.skipValue(0);
           draft.type = null;
         }
-      } else if (key === 'dims') draft.dims = readDims(cur);
+      } else if (key === 'dims') draft.dims = readJsonDims(cur);
       else if (key === 'data') {
         if (cur.peek() !== 0x5b) {
           cur.skipValue(0);
@@ -350,7 +350,8 @@ function readTensorMap(cur: JsonCursor, onHeader: (header: TensorHeader) => void
   return out;
 }
 
-function readDims(cur: JsonCursor): unknown[] | 'invalid' {
+/** Reads a JSON array of dims, keeping at most one past MAX_DIMS (enough to refuse it); 'invalid' when it is no array. */
+export function readJsonDims(cur: JsonCursor): unknown[] | 'invalid' {
   if (cur.peek() !== 0x5b) {
     cur.skipValue(0);
     return 'invalid';
@@ -358,7 +359,7 @@ function readDims(cur: JsonCursor): unknown[] | 'invalid' {
   const dims: unknown[] = [];
   cur.array(() => {
     const v = cur.element();
-    if (dims.length <= 16) dims.push(v === COMPOSITE ? null : v);
+    if (dims.length <= MAX_DIMS) dims.push(v === COMPOSITE ? null : v);
   });
   return dims;
 }

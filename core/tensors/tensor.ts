@@ -20,6 +20,41 @@ export const ELEMENT_SIZE: Readonly<Record<TensorType, number>> = {
   bool: 1,
 };
 
+/** The typed array that holds each element type (float16 as its IEEE binary16 bits; bool as 0/1 bytes), as onnxruntime takes them. */
+export interface TypedArrayOf {
+  float32: Float32Array;
+  float16: Uint16Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  int64: BigInt64Array;
+  uint64: BigUint64Array;
+  bool: Uint8Array;
+}
+
+/** Any typed array a tensor may hold. */
+export type TypedArray = TypedArrayOf[TensorType];
+
+/** The constructor of each type's typed array (a view over little-endian element bytes on every platform JavaScript runs on). */
+export const TYPED_ARRAY_OF: Readonly<
+  Record<TensorType, { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TypedArray; BYTES_PER_ELEMENT: number }>
+> = {
+  float32: Float32Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+};
+
 /** A tensor as Proofgate moves and hashes it: raw little-endian element bytes, row-major. */
 export interface Tensor {
   readonly type: TensorType;

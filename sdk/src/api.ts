@@ -4,7 +4,8 @@
  * gateway's answer with its code. `createClient` binds them to one gateway.
  */
 import type { Address, Hex, LocalAccount } from 'viem';
-import type { Attestation, OutputTolerance } from '../../core/attestation';
+import type { Attestation, Intent, OutputTolerance } from '../../core/attestation';
+import type { TaskView } from '../../core/operator-protocol/task-view';
 // One module each, not the folders' indexes: the explorer's pages bundle this file without BLS or zod.
 import { consumeConsentTypedData, type ConsumeConsent } from '../../core/attestation/consume-consent';
 import { ProofgateError } from '../../core/errors';
@@ -98,43 +99,9 @@ export interface OperatorSet {
 }
 
 /** An intent: a transaction someone wants to execute. */
-export interface Intent {
-  from: Address;
-  to: Address;
-  value: string;
-  data: Hex;
-  chainId: number;
-}
-
+export type { Intent } from '../../core/attestation/intent-hash';
 /** A task: one intent under one policy, decided by operators (`GET /v1/tasks/{id}`). */
-export interface TaskView {
-  taskId: Hex;
-  status: 'collecting_policy_data' | 'signing' | 'completed' | 'failed';
-  policyId: Hex;
-  policyClient: string;
-  chainId: number;
-  intent: Intent;
-  createdAt: number;
-  expiration: number;
-  deadline: string;
-  thresholdBps: number;
-  /** The OperatorRegistry contract and block whose snapshot (keys, stakes) the task is judged under. */
-  registry: Address;
-  registryBlock: number;
-  totalStake: string;
-  /** The PolicyData the operators agreed on (by stake), once fixed. */
-  policyData: Record<string, unknown> | null;
-  policyDataHash: Hex | null;
-  signers: string[];
-  nonSigners: string[];
-  /** Signed stake per verdict digest. */
-  verdicts: { digest: Hex; allowed: boolean; signedStake: string; signers: string[] }[];
-  /** Answers the gateway refused (error codes only). */
-  rejected: { operatorId: string; phase: 'policy_data' | 'sign'; reason: string }[];
-  attestation: Attestation | null;
-  failure: { code: string; message: string } | null;
-  [more: string]: unknown;
-}
+export type { TaskView } from '../../core/operator-protocol/task-view';
 
 /** A stored receipt with when the gateway recorded it (`GET /v1/receipts`). */
 export type ListedReceipt = InferenceReceipt & { createdAt?: string };

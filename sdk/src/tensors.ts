@@ -10,27 +10,14 @@ import {
   encodeTensors,
   isTensorType,
   tensorFromJson,
+  TYPED_ARRAY_OF,
   type Tensor,
   type TensorType,
+  type TypedArray,
+  type TypedArrayOf,
 } from '../../core/tensors';
 
-/** The typed array that holds each element type (float16 as its IEEE binary16 bits; bool as 0/1 bytes). */
-export interface TypedArrayOf {
-  float32: Float32Array;
-  float16: Uint16Array;
-  int8: Int8Array;
-  uint8: Uint8Array;
-  int16: Int16Array;
-  uint16: Uint16Array;
-  int32: Int32Array;
-  uint32: Uint32Array;
-  int64: BigInt64Array;
-  uint64: BigUint64Array;
-  bool: Uint8Array;
-}
-
-/** Any typed array a tensor may hold. */
-export type TypedArray = TypedArrayOf[TensorType];
+export type { TypedArray, TypedArrayOf } from '../../core/tensors';
 
 /** A tensor with its elements in a typed array: what `infer` returns as outputs. */
 export interface TypedTensor<T extends TensorType = TensorType> {
@@ -115,7 +102,7 @@ export function encodeInputs(inputs: TensorInputs): Uint8Array {
 export function toTypedTensor(tensor: Tensor): TypedTensor {
   const { type, dims, data } = tensor;
   const copy = data.slice().buffer;
-  const Ctor = ARRAY_OF[type];
+  const Ctor = TYPED_ARRAY_OF[type];
   return { type, dims: [...dims], data: new Ctor(copy) } as TypedTensor;
 }
 
@@ -125,20 +112,6 @@ export function toTypedTensors(tensors: Readonly<Record<string, Tensor>>): Recor
   for (const [name, t] of Object.entries(tensors)) out[name] = toTypedTensor(t);
   return out;
 }
-
-const ARRAY_OF: Readonly<Record<TensorType, new (buffer: ArrayBufferLike) => TypedArray>> = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
 
 // Element bytes in little-endian order: every platform JavaScript runs on is little-endian, and the
 // typed array's own bytes are then exactly the wire bytes; a big-endian one is refused, not mangled.

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readFields } from '../../core/onnx/protobuf-wire';
+import { encodeFieldKey, encodeLengthDelimited, encodeVarint, readFields } from '../../core/onnx/protobuf-wire';
 import { buildOnnxModel } from '../../gpu-backend/onnx-model-builder';
 import type { LocalStackFile } from '../../local-stack/stack-file';
 import { uploadModelFile } from '../../scripts/publish-model';
@@ -39,9 +39,19 @@ function bigModel(): Uint8Array {
     ],
   });
   // Insert the initializer W before the graph's inputs, where exporters write weights.
-  const tensorHead = [...key(1, 0), ...varint(WEIGHTS), ...key(2, 0), 1, ...key(8, 2), 1, 'W'.charCodeAt(0), ...key(9, 2), ...varint(WEIGHTS * 4)];
+  const tensorHead = [
+    ...encodeFieldKey(1, 0),
+    ...encodeVarint(WEIGHTS),
+    ...encodeFieldKey(2, 0),
+    1,
+    ...encodeFieldKey(8, 2),
+    1,
+    'W'.charCodeAt(0),
+    ...encodeFieldKey(9, 2),
+    ...encodeVarint(WEIGHTS * 4),
+  ];
   const tensorLength = tensorHead.length + WEIGHTS * 4;
-  const initializerHead = [...key(5, 2), ...varint(tensorLength), ...tensorHead];
+  const initializerHead = [...encodeFieldKey(5, 2), ...encodeVarint(tensorLength), ...tensorHead];
   const modelParts: (number[] | Uint8Array)[] = [];
   for (const f of readFields(small)) {
     if (f.field !== 7) {
@@ -53,7 +63,7 @@ function bigModel(): Uint8Array {
     for (const g of readFields(f.bytes))
       (g.field === 11 || g.field === 12 ? afterW : before).push(encodeField(g.field, g.wireType, g.varint, g.bytes));
     const graphLength = [...before, ...afterW].reduce((n, b) => n + b.length, 0) + initializerHead.length + WEIGHTS * 4;
-    modelParts.push([...key(7, 2), ...varint(graphLength)], ...before, initializerHead, new Uint8Array(WEIGHTS * 4), ...afterW);
+    modelParts.push([...encodeFieldKey(7, 2), ...encodeVarint(graphLength)], ...before, initializerHead, new Uint8Array(WEIGHTS * 4), ...afterW);
   }
   const out = new Uint8Array(modelParts.reduce((n, p) => n + p.length, 0));
   let o = 0;
@@ -67,26 +77,10 @@ function bigModel(): Uint8Array {
   return out;
 }
 
-function key(field: number, wireType: number): number[] {
-  return varint(field * 8 + wireType);
-}
-
-function varint(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-
 function encodeField(field: number, wireType: number, value: bigint, bytes: Uint8Array): Uint8Array {
-  if (wireType === 0) return Uint8Array.from([...key(field, 0), ...varint(value)]);
-  if (wireType === 2) return Uint8Array.from([...key(field, 2), ...varint(bytes.length), ...bytes]);
-  return Uint8Array.from([...key(field, wireType), ...bytes]);
+  if (wireType === 0) return Uint8Array.from([...encodeFieldKey(field, 0), ...encodeVarint(value)]);
+  if (wireType === 2) return encodeLengthDelimited(field, bytes);
+  return Uint8Array.from([...encodeFieldKey(field, wireType), ...bytes]);
 }
 
 describe('model uploads', () => {

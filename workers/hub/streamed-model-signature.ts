@@ -6,8 +6,9 @@
  * the initializers' names, the inputs and outputs) is kept and handed to core/onnx's own reader as a
  * minimal model. The same bytes thus get the same signature, and the same errors, as in memory.
  */
+import { concatBytes } from 'viem';
 import { InvalidModelError, readModelSignature, type ModelSignature } from '../../core/onnx';
-import { WireFormatError } from '../../core/onnx/protobuf-wire';
+import { WireFormatError, encodeFieldKey, encodeLengthDelimited, encodeVarint } from '../../core/onnx/protobuf-wire';
 import { type ProtobufStreamReader, WIRE_LENGTH_DELIMITED, WIRE_VARINT } from './protobuf-stream-reader';
 
 // Field numbers of onnx.proto that core/onnx reads.
@@ -100,41 +101,15 @@ async function readTensorName(reader: ProtobufStreamReader, length: number): Pro
 
 // A ModelProto holding only what readModelSignature reads, in the order it was found.
 function minimalModel(irVersion: bigint | undefined, graph: GraphParts | undefined): Uint8Array {
-  const fields: ArrayLike<number>[] = [];
-  if (irVersion !== undefined) fields.push([...varint((BigInt(MODEL_IR_VERSION) << 3n) | BigInt(WIRE_VARINT)), ...varint(irVersion)]);
+  const fields: Uint8Array[] = [];
+  if (irVersion !== undefined) fields.push(Uint8Array.from([...encodeFieldKey(MODEL_IR_VERSION, WIRE_VARINT), ...encodeVarint(irVersion)]));
   if (graph) {
     const graphFields = [
-      ...graph.initializerNames.map((n) => lengthDelimited(GRAPH_INITIALIZER, lengthDelimited(TENSOR_NAME, n))),
-      ...graph.inputs.map((b) => lengthDelimited(GRAPH_INPUT, b)),
-      ...graph.outputs.map((b) => lengthDelimited(GRAPH_OUTPUT, b)),
+      ...graph.initializerNames.map((n) => encodeLengthDelimited(GRAPH_INITIALIZER, encodeLengthDelimited(TENSOR_NAME, n))),
+      ...graph.inputs.map((b) => encodeLengthDelimited(GRAPH_INPUT, b)),
+      ...graph.outputs.map((b) => encodeLengthDelimited(GRAPH_OUTPUT, b)),
     ];
-    fields.push(lengthDelimited(MODEL_GRAPH, concat(graphFields)));
+    fields.push(encodeLengthDelimited(MODEL_GRAPH, concatBytes(graphFields)));
   }
-  return concat(fields);
-}
-
-function lengthDelimited(field: number, value: Uint8Array): Uint8Array {
-  return concat([varint((BigInt(field) << 3n) | BigInt(WIRE_LENGTH_DELIMITED)), varint(BigInt(value.length)), value]);
-}
-
-function varint(n: bigint): number[] {
-  let v = BigInt.asUintN(64, n);
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-}
-
-function concat(parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(fields);
 }

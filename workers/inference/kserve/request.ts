@@ -8,6 +8,7 @@ import {
   MAX_DIMS,
   MAX_ELEMENTS,
   elementCount,
+  readJsonDims,
   encodeTensors,
   writeJsonElement,
   type Tensor,
@@ -185,19 +186,6 @@ function readParameters(cur: JsonCursor, where: string): Map<string, Scalar> {
   return out;
 }
 
-function readShape(cur: JsonCursor): unknown[] | 'invalid' {
-  if (cur.peek() !== 0x5b) {
-    cur.skipValue(0);
-    return 'invalid';
-  }
-  const dims: unknown[] = [];
-  cur.array(() => {
-    const v = cur.element();
-    if (dims.length <= MAX_DIMS) dims.push(v === COMPOSITE ? null : v);
-  });
-  return dims;
-}
-
 function checkShape(name: string, shape: unknown[] | 'invalid' | undefined): number[] {
   if (shape === undefined || shape === 'invalid' || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw new InvalidTensorError(`input "${name}": shape must be an array of non-negative integers`, { tensor: name });
@@ -236,7 +224,7 @@ function readInput(cur: JsonCursor, check: (header: Header) => void): { header: 
     } else if (key === 'datatype') {
       const value = cur.element();
       datatype = value === COMPOSITE ? null : value;
-    } else if (key === 'shape') shape = readShape(cur);
+    } else if (key === 'shape') shape = readJsonDims(cur);
     else if (key === 'parameters') binarySize = readParameters(cur, `input "${name ?? '?'}"`).get('binary_data_size');
     else if (key === 'data') {
       if (cur.peek() !== 0x5b) {

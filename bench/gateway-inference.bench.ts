@@ -16,13 +16,17 @@ import { freePort } from '../chain/anvil';
 import { testModels } from '../scripts/generate-test-models';
 import { cpuMs, findProcess, processTree } from './process-cpu';
 import { type BenchCase, TINY_ADD_CASE, benchImage } from './cases';
+import { startHttpHop } from './http-hop';
 import { percentile, timeRuns } from './stats';
 
 // The data path against its baselines, all measured in this run on this machine: the same model
 // bytes and inputs run (1) directly with onnxruntime-node's session.run in this process, (2) through
 // a backend's own HTTP API (HMAC, queue, receipt signing), (3) through the gateway Worker (workerd via
 // wrangler dev) with JSON bodies and (4) with binary bodies both ways; p50/p99 at concurrency 1,
-// throughput at concurrency 16, CPU per call by process, and dynamic batching on and off.
+// throughput at concurrency 16, CPU per call by process, and dynamic batching on and off. One more
+// row per model is context, not a path: one localhost HTTP hop (Node to Node) carrying the same body
+// and answer sizes with no work on them; the gateway path has three such hops (client → wrangler's
+// proxy → workerd → backend), the backend path one.
 
 const CASES: BenchCase[] = [
   TINY_ADD_CASE,
@@ -113,6 +117,7 @@ export async function benchGatewayInference(iterations: number): Promise<void> {
   }
   const stack: LocalStack = await launchLocalStack({ stateDir, backends: 0, payments: false, models, log });
   const group = new ProcessGroup();
+  const hop = await startHttpHop();
   try {
     const secret = /GATEWAY_SECRET=(\S+)/.exec(await readFile(join(stateDir, 'secrets.env'), 'utf8'))![1]!;
     const sha = (name: string) => stack.models.find((m) => m.name === name)!.sha256;
@@ -213,6 +218,16 @@ export async function benchGatewayInference(iterations: number): Promise<void> {
         );
       const jsonTimes = await timeRuns(gwJson, c.label === 'ppocr-det 640' ? Math.min(n, 20) : n, 3);
       const binaryTimes = await timeRuns(gwBinary, n, 5);
+      const replyBytes = (
+        await (
+          await fetch(url, { method: 'POST', headers: { 'content-type': TENSORS_MEDIA_TYPE, accept: TENSORS_MEDIA_TYPE }, body: binary })
+        ).arrayBuffer()
+      ).byteLength;
+      const hopTimes = await timeRuns(
+        async () => expectOk(await fetch(hop.url, { method: 'POST', headers: { 'reply-bytes': String(replyBytes) }, body: binary }), 'http hop'),
+        n,
+        5,
+      );
       const big = c.label.startsWith('ppocr-det 640') || c.label.startsWith('ppocr-det 160');
       const calls = big ? 32 : Math.max(64, iterations);
       let backendRps: number | null = null;
@@ -225,6 +240,7 @@ export async function benchGatewayInference(iterations: number): Promise<void> {
       const stats = (t: number[]) => ({ p50: percentile(t, 50), p99: percentile(t, 99) });
       rows.push(
         { model: c.label, path: 'direct session.run', ...stats(direct), rps16: null, cpuPerCall: null },
+        { model: c.label, path: 'one HTTP hop, same bytes (context)', ...stats(hopTimes), rps16: null, cpuPerCall: null },
         { model: c.label, path: 'backend HTTP API', ...stats(viaBackend), rps16: backendRps, cpuPerCall: null },
         { model: c.label, path: 'gateway JSON', ...stats(jsonTimes), rps16: null, cpuPerCall: null },
         { model: c.label, path: 'gateway binary', ...stats(binaryTimes), rps16: gatewayRps?.rps ?? null, cpuPerCall: gatewayRps?.per ?? null },
@@ -277,6 +293,7 @@ export async function benchGatewayInference(iterations: number): Promise<void> {
       JSON.stringify({ at: new Date().toISOString(), provider, iterations, floorMs: { p50: f50, p99: percentile(floor, 99) }, rows, goals }, null, 2),
     );
   } finally {
+    await hop.close();
     await group.stopAll();
     await stack.stop();
     await rm(stateDir, { recursive: true, force: true });

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { compilePolicy, evaluateValue, toValue } from '../core/rego';
 import { REPO_ROOT } from '../local-stack/demo-models';
 import { ProcessGroup } from '../local-stack/process-group';
-import { freePort } from '../chain/anvil';
-import { waitForHttp } from '../local-stack/wait-for';
+import { startBenchWorker } from './bench-worker';
 import { percentile } from './stats';
 
 // Evaluation time of a typical admission policy (policies/admission.rego: ~20 rules; an input of a
@@ -52,32 +51,7 @@ export async function benchRegoAdmission(iterations: number): Promise<void> {
 
   const group = new ProcessGroup();
   try {
-    const port = await freePort();
-    const logFile = join(REPO_ROOT, '.proofgate', 'bench-workerd-rego.log');
-    const proc = group.spawn(
-      'rego-bench-worker',
-      process.execPath,
-      [
-        join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
-        'dev',
-        '--config',
-        join(REPO_ROOT, 'bench', 'workerd-rego', 'wrangler.toml'),
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--inspector-port',
-        String(await freePort()),
-        '--show-interactive-dev-session=false',
-      ],
-      {
-        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-        logFile,
-        cwd: REPO_ROOT,
-      },
-    );
-    const url = `http://127.0.0.1:${port}/`;
-    await waitForHttp(url, (r) => r.status !== 502, { timeoutMs: 60_000, process: proc, what: 'the workerd bench Worker' });
+    const url = await startBenchWorker(group, 'workerd-rego', 'bench/workerd-rego/wrangler.toml');
     const res = await fetch(url, {
       method: 'POST',
       body: JSON.stringify({

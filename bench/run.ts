@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util';
 import { benchAttestation, benchIntentAttestation } from './attestation.bench';
 import { benchBlsWasm } from './bls-wasm/run';
 import { benchGatewayInference } from './gateway-inference.bench';
+import { benchPoolRate } from './pool-rate.bench';
 import { benchQuorumInference } from './quorum-inference.bench';
 import { benchRegoAdmission } from './rego-admission.bench';
 import { benchX402Verification } from './x402-verification.bench';
 
 const BENCHES: Record<string, (iterations: number) => Promise<void>> = {
   inference: benchGatewayInference,
+  pool: benchPoolRate,
   rego: benchRegoAdmission,
   x402: benchX402Verification,
   attestation: benchAttestation,
@@ -20,6 +22,7 @@ const HELP = `npm run bench [-- --only ${Object.keys(BENCHES).join(',')}] [--ite
 
 Proofgate's benchmarks, each against a baseline measured in the same run:
   inference  gateway inference vs a direct onnxruntime-node session.run (silero-vad, ppocr-det, tiny-add)
+  pool       requests per second one BackendPool Durable Object serves (snapshots, heartbeats)
   rego       one admission decision in Node and in workerd
   x402       paid calls (async and sync settlement) vs the same call on a free model
   attestation  aggregate verification for 100 signers vs one-by-one, and operator signing time

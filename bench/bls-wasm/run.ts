@@ -14,15 +14,14 @@
  * attestation (schema, intent hash, digest, signer set, stakes, quorum, aggregate signature), with
  * the isolate's cached WebAssembly verifier (getWasmBlsVerifier) or @noble/curves.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as blst from '@chainsafe/blst';
 import { bytesToHex, hexToBytes, type Hex } from 'viem';
+import { ProcessGroup } from '../../local-stack/process-group';
+import { startBenchWorker } from '../bench-worker';
 import {
   admitOperator,
   aggregatePublicKeys,
@@ -45,7 +44,6 @@ import { createCachedBlsVerifier } from '../../bls-wasm';
 import { loadWasmBls } from '../../bls-wasm/node';
 import type { BenchCase, BenchReply, BenchRequest } from './worker';
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SIGNERS = 100;
 const TARGET_RATIO = 5;
 
@@ -90,79 +88,6 @@ function check(ok: boolean, what: string): void {
 }
 
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `wrangler dev --local` on bench/bls-wasm/wrangler.toml; resolves once it answers. */
-async function startWorker(logFile: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const log = createWriteStream(logFile);
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
-      'dev',
-      '--local',
-      '--config',
-      join(REPO_ROOT, 'bench', 'bls-wasm', 'wrangler.toml'),
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(await freePort()),
-      '--show-interactive-dev-session=false',
-    ],
-    {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The [build] command runs `node`: put this Node (22) first on PATH.
-      env: {
-        ...process.env,
-        PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-        WRANGLER_SEND_METRICS: 'false',
-        WRANGLER_HIDE_BANNER: 'true',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-      },
-    },
-  );
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
-  const url = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}); see ${logFile}`);
-    try {
-      const res = await fetch(url, { method: 'GET' });
-      await res.arrayBuffer();
-      if (res.status !== 502 && res.status !== 503) return { url, child };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`wrangler dev did not answer within 90 s; see ${logFile}`);
-}
-
-function stopWorker(child: ChildProcess): void {
-  if (child.pid !== undefined && child.exitCode === null) {
-    try {
-      process.kill(-child.pid, 'SIGTERM'); // the process group this runner started (wrangler + workerd)
-    } catch {
-      child.kill('SIGTERM');
-    }
-  }
-}
 
 const POLICY_THRESHOLD_BPS = 6700;
 const NOW = 1_800_000_000;
@@ -275,8 +200,8 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
   }
 
   // Inside workerd: the bench Worker times batches (workerd's clock has 1 ms steps).
-  const logFile = join(tmpdir(), `proofgate-bench-bls-wasm-${process.pid}.log`);
-  const { url, child } = await startWorker(logFile);
+  const group = new ProcessGroup();
+  const url = await startBenchWorker(group, 'bls-wasm', 'bench/bls-wasm/wrangler.toml');
   let instantiateMs = Number.NaN;
   let warmInstantiateMs = Number.NaN;
   const clock = { workerd: 0, wall: 0 }; // workerd's clock only moves in 1 ms steps: check it kept up
@@ -335,7 +260,7 @@ export async function benchBlsWasm(iterations = 30): Promise<Results> {
       attestation: noble.samples['noble.attestation'],
     };
   } finally {
-    stopWorker(child);
+    await group.stopAll();
   }
 
   const p50 = (c: Column, row: Row): number | undefined => {

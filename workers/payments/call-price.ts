@@ -1,5 +1,5 @@
 import type { PriceTerms } from '../../core/receipts';
-import { getModelVersion, type ModelVersion } from '../hub/model-store';
+import { getLatestTerms, type LatestTerms } from '../hub/model-store';
 
 /** What one call to a model costs now, as its publisher last said (the latest version's terms, whatever version is called). */
 export interface CallPrice {
@@ -20,7 +20,7 @@ export interface CallPrice {
 }
 
 /** The price of calls under a model version's terms. */
-export function priceOf(latest: ModelVersion): CallPrice {
+export function priceOf(latest: LatestTerms): CallPrice {
   if (latest.pricing === 'metered') {
     return {
       kind: 'metered',
@@ -44,5 +44,5 @@ export function priceOf(latest: ModelVersion): CallPrice {
  * model version it runs.
  */
 export async function currentPrice(db: D1Database, name: string): Promise<CallPrice> {
-  return priceOf(await getModelVersion(db, name));
+  return priceOf(await getLatestTerms(db, name));
 }

@@ -92,10 +92,7 @@ describe('layers', () => {
   it('Node services never import the Worker or its Durable Objects', () => {
     for (const service of NODE_SERVICES) {
       assert.deepEqual(
-        crossings(
-          service,
-          (e) => e.target !== null && ['workers', 'durable-objects'].includes(topFolder(e.target)) && !isBenchWorker(e.file),
-        ),
+        crossings(service, (e) => e.target !== null && ['workers', 'durable-objects'].includes(topFolder(e.target)) && !isBenchWorker(e.file)),
         [],
         service,
       );

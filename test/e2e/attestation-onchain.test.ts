@@ -33,6 +33,7 @@ import { buildPolicyData } from '../../policies/policy-data/build';
 import { call, postJson } from '../support/gateway-client';
 import { launchTestStack } from '../support/test-stack';
 import { revertsWith } from '../support/contract-reverts';
+import { ATTESTATION_TAMPERINGS } from '../support/attestation-tamperings';
 
 // The whole intent flow on one machine: anvil with the OperatorRegistry (three operators,
 // stakes 50/30/20, registered with their proofs of possession), the AttestationValidator reading it
@@ -182,25 +183,7 @@ describe('intent → PolicyData → Rego → BLS quorum → attestation → prot
   });
 
   describe('refuses the attestation with a signed field, a signature byte or the signer list changed', () => {
-    const flips: [string, (a: Attestation) => Attestation][] = [
-      ['the PolicyData hash', (a) => ({ ...a, policyDataHash: `0x${'00'.repeat(32)}` as Hex })],
-      ['the verdict', (a) => ({ ...a, allowed: false })],
-      ['the chain', (a) => ({ ...a, chainId: 1, intent: { ...a.intent, chainId: 1 } })],
-      ['the policy', (a) => ({ ...a, policyId: `0x${'cd'.repeat(32)}` as Hex })],
-      ['the expiration', (a) => ({ ...a, expiration: a.expiration - 1 })],
-      ['the threshold', (a) => ({ ...a, thresholdBps: 5000 })],
-      ['the registry block', (a) => ({ ...a, registryBlock: a.registryBlock - 1 })],
-      [
-        'a signature byte',
-        (a) => {
-          const sig = hexToBytes(a.aggregateSignature);
-          sig[47] = sig[47]! ^ 0x01;
-          return { ...a, aggregateSignature: bytesToHex(sig) };
-        },
-      ],
-      ['the signer list', (a) => ({ ...a, signers: a.signers.slice(1), nonSigners: [...a.nonSigners, a.signers[0]!] })],
-    ];
-    for (const [changed, flip] of flips) {
+    for (const [changed, flip] of ATTESTATION_TAMPERINGS) {
       it(`with ${changed} changed, in the library and at the endpoint`, async () => {
         const flipped = flip(a);
         assert.equal(verifyAttestation(flipped, await snapshotOf(a), { ...expect, requireAllowed: false }).valid, false);

@@ -38,6 +38,7 @@ import { pollUntil, waitForExit, waitForPidGone } from '../support/poll';
 import { seededRandom } from '../support/seeded-random';
 import { launchTestStack } from '../support/test-stack';
 import { POLICY } from '../unit/intents/task-fixtures';
+import { ATTESTATION_TAMPERINGS } from '../support/attestation-tamperings';
 
 // A stack of its own (no backends, no models) with an OperatorRegistry on anvil and three signer
 // nodes staked 50/30/20 there, so this file controls the whole operator set. The tests attack the
@@ -344,24 +345,7 @@ describe('intents and attestations', () => {
   });
 
   describe('refuses the attestation with any signed field, signature byte or signer list changed', () => {
-    const tamperings: [string, (a: Attestation) => Attestation][] = [
-      ['the verdict', (a) => ({ ...a, allowed: false })],
-      ['the chain', (a) => ({ ...a, chainId: 1, intent: { ...a.intent, chainId: 1 } })],
-      ['the policy', (a) => ({ ...a, policyId: `0x${'ab'.repeat(32)}` })],
-      ['the expiration', (a) => ({ ...a, expiration: a.expiration + 1 })],
-      ['the threshold', (a) => ({ ...a, thresholdBps: 5000 })],
-      ['the registry block', (a) => ({ ...a, registryBlock: a.registryBlock - 1 })],
-      [
-        'a signature byte',
-        (a) => {
-          const sig = hexToBytes(a.aggregateSignature);
-          sig[95] = sig[95]! ^ 1;
-          return { ...a, aggregateSignature: bytesToHex(sig) };
-        },
-      ],
-      ['the signer list', (a) => ({ ...a, signers: a.signers.slice(1), nonSigners: [...a.nonSigners, a.signers[0]!] })],
-    ];
-    for (const [changed, tamper] of tamperings) {
+    for (const [changed, tamper] of ATTESTATION_TAMPERINGS) {
       it(`with ${changed} changed`, async () => {
         const t = tamper(attestation);
         assert.equal(

@@ -9,9 +9,8 @@ import { payments } from '../schema';
 export type PaymentState = (typeof payments.$inferSelect)['state'];
 
 /** Everything the ledger keeps of a reserved payment authorization, and what settling it needs. */
-export interface PaymentReservation {
+export interface PaymentReservation extends ReservationRef {
   recordId: string;
-  nonceKey: string;
   /** The client's `payment-identifier` (idempotency key), if it sent one. */
   paymentIdentifier: string | null;
   /** Hash of what was bought (model, version, price, inputs): a payment id replays only the same request. */
@@ -39,6 +38,17 @@ export interface PaymentReservation {
   settleTimeoutMs: number;
   /** How long a reservation may stay unresolved before the ledger resolves it against the chain. */
   reservationTtlMs: number;
+}
+
+/**
+ * One reservation of an authorization. An authorization released (its call failed, or its reservation
+ * expired) may be reserved again by a later call; the id keeps a late answer of the earlier call from
+ * settling or releasing the later call's reservation.
+ */
+export interface ReservationRef {
+  nonceKey: string;
+  /** Unique per reservation (the Worker draws it when it reserves). */
+  reservationId: string;
 }
 
 /** What the chain said about the payer, read by the Worker just before it reserves (atomic units, decimal). */
@@ -252,9 +262,9 @@ export class NonceLedger extends DurableObject<LedgerEnv> {
   }
 
   /** Frees a reservation whose call failed: nothing was submitted, the authorization is usable again. */
-  async release(nonceKey: string, reason: string): Promise<void> {
-    const row = this.one("SELECT * FROM ledger WHERE nonce_key = ? AND state = 'reserved'", nonceKey);
-    if (!row) return;
+  async release(ref: ReservationRef, reason: string): Promise<void> {
+    if (!this.reserved(ref)) return;
+    const { nonceKey } = ref;
     this.update(nonceKey, { state: 'released', error: reason, next_attempt_at: Date.now() + RETENTION_MS });
     await this.mirror(nonceKey);
   }
@@ -265,9 +275,10 @@ export class NonceLedger extends DurableObject<LedgerEnv> {
    * caller gets the result, this object keeps settling). The state is `settling` while the facilitator
    * is asked, so if this object is interrupted, the alarm takes the payment over as pending.
    */
-  async settle(nonceKey: string, delivery: Delivery): Promise<SettleResult> {
-    const row = this.one('SELECT * FROM ledger WHERE nonce_key = ?', nonceKey);
-    if (row?.state !== 'reserved') return { outcome: 'not_reserved', state: row?.state ?? null };
+  async settle(ref: ReservationRef, delivery: Delivery): Promise<SettleResult> {
+    const row = this.reserved(ref);
+    if (!row) return this.notReserved(ref);
+    const { nonceKey } = ref;
     checkCharge(row, delivery.charge);
     const r = reservationOf(row);
     const now = Date.now();
@@ -302,9 +313,10 @@ export class NonceLedger extends DurableObject<LedgerEnv> {
   }
 
   /** Records a delivered call whose payment settles after the answer (async): pending, settled by the alarm right away. */
-  async defer(nonceKey: string, delivery: Delivery): Promise<SettleResult> {
-    const row = this.one('SELECT * FROM ledger WHERE nonce_key = ?', nonceKey);
-    if (row?.state !== 'reserved') return { outcome: 'not_reserved', state: row?.state ?? null };
+  async defer(ref: ReservationRef, delivery: Delivery): Promise<SettleResult> {
+    const row = this.reserved(ref);
+    if (!row) return this.notReserved(ref);
+    const { nonceKey } = ref;
     checkCharge(row, delivery.charge);
     const base = { request_id: delivery.requestId, reply: JSON.stringify(delivery.reply), charge: delivery.charge };
     if (BigInt(delivery.charge) === 0n) return this.recordSettled(nonceKey, { ...base, transaction: null });
@@ -484,6 +496,20 @@ export class NonceLedger extends DurableObject<LedgerEnv> {
     const at = dirty > 0 ? Math.min(next ?? Number.POSITIVE_INFINITY, Date.now() + 5_000) : next;
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(at);
+  }
+
+  // The row of this very reservation while it is still reserved; not a later reservation of the same authorization.
+  private reserved(ref: ReservationRef): Row | undefined {
+    const row = this.one("SELECT * FROM ledger WHERE nonce_key = ? AND state = 'reserved'", ref.nonceKey);
+    return row && reservationOf(row).reservationId === ref.reservationId ? row : undefined;
+  }
+
+  // Why `ref` can no longer be settled: its row's state, or `released` when the authorization was
+  // reserved again since (a reservation ends released before its authorization can be reserved anew).
+  private notReserved(ref: ReservationRef): SettleResult {
+    const row = this.one('SELECT * FROM ledger WHERE nonce_key = ?', ref.nonceKey);
+    if (!row) return { outcome: 'not_reserved', state: null };
+    return { outcome: 'not_reserved', state: reservationOf(row).reservationId === ref.reservationId ? row.state : 'released' };
   }
 
   private one(query: string, ...params: SqlStorageValue[]): Row | undefined {

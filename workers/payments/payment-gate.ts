@@ -19,7 +19,14 @@ import {
   type PayerFunds,
   type VerifiedEvmPayment,
 } from '../../core/x402';
-import { nonceLedger, type LookupOutcome, type NonceLedger, type PaymentReservation, type ReserveOutcome } from '../../durable-objects/nonce-ledger';
+import {
+  nonceLedger,
+  type LookupOutcome,
+  type NonceLedger,
+  type PaymentReservation,
+  type ReservationRef,
+  type ReserveOutcome,
+} from '../../durable-objects/nonce-ledger';
 import { payments } from '../../schema';
 import type { Env } from '../env';
 import type { ModelVersion } from '../hub/model-store';
@@ -46,6 +53,8 @@ export interface ReservedPayment {
   offers: PaymentRequirements[];
   resource: ResourceInfo;
   recordId: string;
+  /** This call's reservation of the authorization: what settles or releases it. */
+  reservation: ReservationRef;
   /** The publisher's price this call was reserved at. */
   price: CallPrice;
   /** x402 scheme of the payment: `exact` settles `maxAmount`; `upto` settles any amount ≤ it. */
@@ -140,6 +149,7 @@ export async function openPayment(
 
   const reservation: PaymentReservation = {
     recordId,
+    reservationId: crypto.randomUUID(),
     ...earlier,
     payer: verified.payer,
     network: verified.requirements.network,
@@ -173,6 +183,7 @@ export async function openPayment(
       offers,
       resource,
       recordId,
+      reservation: { nonceKey: reservation.nonceKey, reservationId: reservation.reservationId },
       price,
       scheme: verified.scheme,
       maxAmount: verified.authorization.value,

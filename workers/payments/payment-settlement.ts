@@ -8,7 +8,7 @@ import { paymentRequiredResponse, type ReservedPayment } from './payment-gate';
  */
 export async function releasePayment(reserved: ReservedPayment, error: unknown): Promise<void> {
   const code = error instanceof ProofgateError ? error.code : 'internal_error';
-  await reserved.ledger.release(reserved.payment.nonceKey, `the call failed (${code}); nothing was charged`);
+  await reserved.ledger.release(reserved.reservation, `the call failed (${code}); nothing was charged`);
 }
 
 /** How a delivered call is charged. */
@@ -39,9 +39,10 @@ export async function settlePayment(
   const resultJson = JSON.stringify(body);
   const reply = await storeReply(reserved.replies, resultJson);
   const delivery = { requestId, reply, charge: charge.toString() };
-  const nonceKey = reserved.payment.nonceKey;
   const result =
-    reserved.price.settlement === 'async' ? await reserved.ledger.defer(nonceKey, delivery) : await reserved.ledger.settle(nonceKey, delivery);
+    reserved.price.settlement === 'async'
+      ? await reserved.ledger.defer(reserved.reservation, delivery)
+      : await reserved.ledger.settle(reserved.reservation, delivery);
   const meta = { network: reserved.requirements.network, payer: reserved.payment.payer, replayed: false };
   switch (result.outcome) {
     case 'settled':

@@ -17,11 +17,22 @@ export const settlementBroadcasts = new AsyncLocalStorage<Hex[]>();
  * with each transaction's hash noted (settlementBroadcasts) before it is broadcast.
  */
 export function facilitatorEvmSigner({ account, chain, publicClient, walletClient }: ChainClients): FacilitatorEvmSigner {
-  const broadcast = async (tx: { to: Hex; data: Hex; gas?: bigint }): Promise<Hex> => {
-    const request = await walletClient.prepareTransactionRequest({ account, chain, to: tx.to, data: tx.data, ...(tx.gas ? { gas: tx.gas } : {}) });
-    const serializedTransaction = await walletClient.signTransaction(request as never);
-    settlementBroadcasts.getStore()?.push(keccak256(serializedTransaction));
-    return walletClient.sendRawTransaction({ serializedTransaction });
+  // One account signs every settlement. Built concurrently, two transactions read the same pending
+  // nonce: one is refused, or replaces the other in the pool, whose settlement then waits for a
+  // receipt that never comes. So transactions are built and sent one at a time (sending returns once
+  // the node has the transaction; receipts are still awaited concurrently). viem's nonceManager would
+  // hand out nonces without the wait, but a transaction that then fails to send leaves a gap that
+  // stalls every later one.
+  let sending: Promise<unknown> = Promise.resolve();
+  const broadcast = (tx: { to: Hex; data: Hex; gas?: bigint }): Promise<Hex> => {
+    const sent = sending.then(async () => {
+      const request = await walletClient.prepareTransactionRequest({ account, chain, to: tx.to, data: tx.data, ...(tx.gas ? { gas: tx.gas } : {}) });
+      const serializedTransaction = await walletClient.signTransaction(request as never);
+      settlementBroadcasts.getStore()?.push(keccak256(serializedTransaction));
+      return walletClient.sendRawTransaction({ serializedTransaction });
+    });
+    sending = sent.catch(() => undefined);
+    return sent;
   };
   return toFacilitatorEvmSigner({
     address: account.address,

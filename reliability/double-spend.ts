@@ -1,6 +1,6 @@
 import { seededRandom } from '../test/support/seeded-random';
 import { PAID_PRICE } from '../test/support/test-stack';
-import { addBody, authorize, isService, paidResult, pay, requestIdOf, settledDown, statesOf, type Authorization } from './payments';
+import { addBody, authorize, isService, paidResult, pay, paymentRows, requestIdOf, settledDown, statesOf, type Authorization } from './payments';
 import { bounded, chainReader, newPayer, tally, type Answer, type SuiteContext } from './suite-context';
 
 /** Figures of the double-spend section. */
@@ -137,6 +137,7 @@ export async function doubleSpend(ctx: SuiteContext): Promise<DoubleSpendFigures
     }
     if (gotResult) paidServed++;
     if (gotResult && !used) servedUnpaid++;
+    if ((gotResult && !used) || (used && !gotResult)) await logEvidence(ctx, i, a, answers);
   }
   const after = await Promise.all(payers.map((p) => chain.balanceOf(p.address)));
   const spent = before.reduce((s, b, i) => s + b - after[i]!, 0n);
@@ -156,4 +157,25 @@ export async function doubleSpend(ctx: SuiteContext): Promise<DoubleSpendFigures
     paymentStates: statesOf(rows),
     seconds: Math.round((Date.now() - started) / 1000),
   };
+}
+
+// A figure that does not hold names its evidence: every answer the authorization got, its D1
+// record and its ledger row (the authority), so a rare failure can be read after the run.
+async function logEvidence(ctx: SuiteContext, i: number, a: Authorization, answers: { auth: number; variant: number; answer: Answer }[]) {
+  ctx.log(`  authorization ${i} (${a.model}, nonce ${a.nonce}):`);
+  answers.forEach((x, order) => {
+    if (x.auth !== i) return;
+    const payment = (x.answer.body as { payment?: unknown } | null)?.payment;
+    ctx.log(
+      `    answer #${order} variant ${x.variant}: ${x.answer.status || x.answer.networkError} ${x.answer.code ?? ''} ${JSON.stringify(payment ?? null)}`,
+    );
+  });
+  const record = paymentRows(ctx, [a.payer.address]).find((r) => r.nonce.toLowerCase() === a.nonce.toLowerCase());
+  ctx.log(`    D1: ${JSON.stringify(record ?? null)}`);
+  for (const id of await ctx.rs.gateway.objectIds('NonceLedger')) {
+    const rows = (
+      await ctx.rs.gateway.sql('NonceLedger', id, 'SELECT nonce_key, state, attempts, error, next_attempt_at, mirror_dirty, request_id FROM ledger')
+    ).filter((row) => String(row['nonce_key']).endsWith(a.nonce.toLowerCase()));
+    for (const row of rows) ctx.log(`    ledger ${id.slice(0, 12)}: ${JSON.stringify(row)} (now ${Date.now()})`);
+  }
 }

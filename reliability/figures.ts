@@ -112,6 +112,7 @@ export function printTable(f: Figures, out: (line: string) => void): void {
   }
   if (f.load) {
     const l = f.load;
+    add('load', l.warmup.name, `${l.warmup.requests} req, errors ${l.warmup.errors} (not measured; memory is sampled after it)`);
     for (const r of l.runs) add('load', r.name, `${r.requests} req, ${r.throughput} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, errors ${r.errors}`);
     for (const [p, m] of Object.entries(l.memoryMb))
       add('load', `memory ${p} (MB)`, `start ${m.start}, peak ${m.peak}, end ${m.end}${m.levelsOff ? '' : ' (GROWING)'}`);

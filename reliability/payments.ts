@@ -112,9 +112,10 @@ export async function settledDown(ctx: SuiteContext, payers: Address[], timeoutM
     () => paymentRows(ctx, payers),
     (rows) => rows.every((r) => !OPEN.has(r.state)),
     { timeoutMs, intervalMs: 1_000 },
-  ).catch((err: Error) => {
-    ctx.log(`  ${err.message.slice(0, 400)}`);
-    return paymentRows(ctx, payers);
+  ).catch(() => {
+    const rows = paymentRows(ctx, payers);
+    ctx.log(`  still open after ${timeoutMs / 1000} s: ${JSON.stringify(rows.filter((r) => OPEN.has(r.state)))}`);
+    return rows;
   });
 }
 

@@ -171,6 +171,25 @@ describe('local x402 facilitator', () => {
     assert.equal(await balance(payer), payerBefore - 10_000n);
   });
 
+  it('settles many different authorizations sent at once, each in its own transaction, none waiting on another', async () => {
+    // One facilitator account signs every settlement: transactions built concurrently must not share a
+    // nonce (one would replace the other in the pool, and the replaced one's settlement would wait
+    // for a receipt that never comes).
+    const payloads = await Promise.all(Array.from({ length: 24 }, () => pay()));
+    const payerBefore = await balance(payer);
+    const results = await Promise.all(
+      payloads.map((p) =>
+        Promise.race([client.settle(p, requirements), new Promise<never>((_, no) => setTimeout(() => no(new Error('settlement hung')), 60_000))]),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.success),
+      payloads.map(() => true),
+    );
+    assert.equal(new Set(results.map((r) => r.transaction)).size, payloads.length);
+    assert.equal(await balance(payer), payerBefore - 10_000n * BigInt(payloads.length));
+  });
+
   it('a restarted facilitator still answers a settled payment with its original transaction, but not a forged one', async () => {
     const payload = await pay();
     const first = await client.settle(payload, requirements);

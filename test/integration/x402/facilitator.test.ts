@@ -179,7 +179,10 @@ describe('local x402 facilitator', () => {
     const payerBefore = await balance(payer);
     const results = await Promise.all(
       payloads.map((p) =>
-        Promise.race([client.settle(p, requirements), new Promise<never>((_, no) => setTimeout(() => no(new Error('settlement hung')), 60_000))]),
+        Promise.race([
+          client.settle(p, requirements),
+          new Promise<never>((_, no) => setTimeout(() => no(new Error('settlement hung')), 60_000).unref()),
+        ]),
       ),
     );
     assert.deepEqual(
